@@ -1,0 +1,54 @@
+# A thin driver over CMake; the build itself is in CMakeLists.txt.
+BUILD      ?= build
+BUILD_TYPE ?= Release
+JOBS       ?= $(shell nproc)
+# Python libraries come from Debian (python3-matplotlib), which only the
+# system interpreter sees: not whatever python3 is first on PATH.
+PYTHON     ?= /usr/bin/python3
+PROFILE    ?= quick
+RUN        ?= results/latest
+CTEST_ARGS ?=
+
+.PHONY: all deps build test bench plots microbench demo test-asan test-tsan format clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+# Installs what is missing first (a no-op when everything is there).
+$(BUILD)/CMakeCache.txt:
+	@scripts/install-deps.sh
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
+
+bench: build
+	$(PYTHON) scripts/bench.py --profile $(PROFILE) --build $(BUILD)
+
+plots:
+	$(PYTHON) scripts/bench.py --plots-only $(RUN)
+
+microbench: build
+	$(PYTHON) scripts/microbench.py --build $(BUILD)
+
+demo: build
+	$(PYTHON) scripts/demo.py --build $(BUILD)
+
+# Sanitizer builds, each in a folder of its own.
+test-asan:
+	$(MAKE) test BUILD=build-asan BUILD_TYPE=RelWithDebInfo \
+	  CMAKE_EXTRA=-DIOMODELS_SANITIZE=address,undefined
+test-tsan:
+	$(MAKE) test BUILD=build-tsan BUILD_TYPE=RelWithDebInfo \
+	  CMAKE_EXTRA=-DIOMODELS_SANITIZE=thread
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,190 @@
+#include "protocol/router.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "protocol/http_date.hpp"
+
+namespace iomodels::http {
+namespace {
+
+constexpr std::string_view kHello = "Hello, World!";
+
+// A path number: decimal digits only (no sign, no spaces), at most `max`.
+// std::nullopt for anything else, which the caller answers with 400.
+std::optional<std::uint64_t> parse_number(std::string_view digits, std::uint64_t max) {
+  if (digits.empty() || digits.size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || value > max) return std::nullopt;
+  return value;
+}
+
+Response text(int status, std::string_view body) {
+  Response r;
+  r.status = status;
+  r.body = body;
+  return r;
+}
+
+Response error_with_body(int status, std::string_view body) {
+  Response r = text(status, body);
+  r.close = true;
+  return r;
+}
+
+Response method_not_allowed(std::string_view allow) {
+  Response r = error_with_body(405, "method not allowed\n");
+  r.allow = allow;
+  return r;
+}
+
+}  // namespace
+
+Plan route(const Request& request, const Limits& limits) {
+  Plan plan;
+  std::string_view path = request.target;
+  if (auto query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
+
+  auto require_get = [&](Plan ok) {
+    if (request.method != Method::Get) {
+      Plan refused;
+      refused.response = method_not_allowed("GET");
+      return refused;
+    }
+    return ok;
+  };
+  auto numbered = [&](std::string_view prefix) -> std::optional<std::string_view> {
+    if (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix) {
+      return path.substr(prefix.size());
+    }
+    return std::nullopt;
+  };
+
+  if (path == "/" || path == "/hello" || path == "/plaintext") {
+    plan.response = text(200, kHello);
+    plan = require_get(plan);
+  } else if (auto n = numbered("/bytes/")) {
+    auto count = parse_number(*n, limits.max_body);
+    if (!count) {
+      plan.response = error_with_body(400, "bad byte count: 0 <= n <= --max-body\n");
+    } else {
+      plan.response.content_type = "application/octet-stream";
+      plan.response.pattern = true;
+      plan.response.pattern_bytes = *count;
+      plan = require_get(plan);
+    }
+  } else if (auto us = numbered("/cpu/")) {
+    auto value = parse_number(*us, kMaxCpuUs);
+    if (!value) {
+      plan.response = error_with_body(400, "bad cpu time: 0 <= us <= 1000000\n");
+    } else {
+      plan.action = Action::BurnCpuThenRespond;
+      plan.cpu_us = static_cast<std::uint32_t>(*value);
+      plan.response = text(200, "cpu done\n");
+      plan = require_get(plan);
+    }
+  } else if (auto ms = numbered("/sleep/")) {
+    auto value = parse_number(*ms, kMaxSleepMs);
+    if (!value) {
+      plan.response = error_with_body(400, "bad sleep time: 0 <= ms <= 60000\n");
+    } else {
+      plan.action = Action::SleepThenRespond;
+      plan.sleep_ms = static_cast<std::uint32_t>(*value);
+      plan.response = text(200, "sleep done\n");
+      plan = require_get(plan);
+    }
+  } else if (path == "/echo") {
+    if (request.method != Method::Post) {
+      plan.response = method_not_allowed("POST");
+    } else if (!request.has_content_length) {
+      plan.response = error_with_body(411, "POST /echo needs Content-Length\n");
+    } else {
+      plan.response.content_type = "application/octet-stream";
+      plan.response.body = request.body;
+    }
+  } else {
+    plan.response = error_with_body(404, "not found\n");
+  }
+
+  Response& r = plan.response;
+  if (!request.keep_alive) r.close = true;
+  // An HTTP/1.0 client keeps the connection only if we say so explicitly.
+  if (request.version_minor == 0 && !r.close) r.keep_alive_header = true;
+  return plan;
+}
+
+Response error_response(int status) {
+  switch (status) {
+    case 400:
+      return error_with_body(400, "malformed request\n");
+    case 408:
+      return error_with_body(408, "request header timeout\n");
+    case 413:
+      return error_with_body(413, "request body too large\n");
+    case 431:
+      return error_with_body(431, "request header section too large\n");
+    case 501:
+      return error_with_body(501, "Transfer-Encoding is not supported\n");
+    case 505:
+      return error_with_body(505, "only HTTP/1.0 and HTTP/1.1\n");
+    default:
+      return error_with_body(status, "error\n");
+  }
+}
+
+std::string_view status_reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+void serialize(const Response& response, std::string_view server_name, OutputQueue& out) {
+  const std::uint64_t length = response.pattern ? response.pattern_bytes : response.body.size();
+  // One buffer for the whole head: formatted on the stack, appended once.
+  char head[512];
+  int n = std::snprintf(head, sizeof head,
+                        "HTTP/1.1 %d %.*s\r\n"
+                        "Server: %.*s\r\n"
+                        "Date: %.*s\r\n"
+                        "Content-Type: %.*s\r\n"
+                        "Content-Length: %llu\r\n",
+                        response.status, static_cast<int>(status_reason(response.status).size()),
+                        status_reason(response.status).data(), static_cast<int>(server_name.size()),
+                        server_name.data(), static_cast<int>(http_date_now().size()),
+                        http_date_now().data(), static_cast<int>(response.content_type.size()),
+                        response.content_type.data(), static_cast<unsigned long long>(length));
+  std::string_view extra;
+  if (response.close) {
+    extra = "Connection: close\r\n";
+  } else if (response.keep_alive_header) {
+    extra = "Connection: keep-alive\r\n";
+  }
+  // Each append lands in the same chunk of the queue: one buffer, one write.
+  out.append({head, static_cast<std::size_t>(n)});
+  out.append(extra);
+  if (!response.allow.empty()) {
+    out.append("Allow: ");
+    out.append(response.allow);
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  if (!response.pattern) out.append(response.body);
+  if (response.pattern) out.append_pattern(response.pattern_bytes);
+}
+
+}  // namespace iomodels::http

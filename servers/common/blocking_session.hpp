@@ -1,0 +1,30 @@
+// One connection served with blocking I/O, from the first byte to close:
+// the whole of what server-blocking does per client, and what each worker of
+// server-threaded does. Keep-alive, pipelining (every request in one read is
+// answered, in order, and the answers leave in one writev), /sleep blocks the
+// thread, /cpu burns it, errors get their status and a lingering close.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "net/fd.hpp"
+#include "protocol/request_parser.hpp"
+
+namespace iomodels {
+
+struct SessionConfig {
+  http::Limits limits;
+  std::uint32_t header_timeout_ms = 10'000;
+  std::string_view server_name;
+};
+
+void serve_blocking_connection(Fd connection, const SessionConfig& config);
+
+// Graceful close after an error response: shutdown(SHUT_WR) so the client
+// sees the response and EOF, then read and discard what it still sends for a
+// short bounded time, then close. A plain close() with unread input makes the
+// kernel send a reset, which can destroy the response before it is read.
+void lingering_close(Fd connection);
+
+}  // namespace iomodels

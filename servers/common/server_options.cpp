@@ -1,0 +1,96 @@
+#include "servers/common/server_options.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <system_error>
+
+namespace po = boost::program_options;
+
+namespace iomodels {
+
+ServerCommandLine::ServerCommandLine(std::string model, std::string summary)
+    : model_name_(std::move(model)),
+      server_name_("iomodels-" + model_name_),
+      summary_(std::move(summary)),
+      common_("Common options"),
+      model_(model_name_ + " options") {
+  ServerOptions d;
+  common_.add_options()
+      ("help,h", "show this help and exit")
+      ("host", po::value<std::string>()->default_value(d.listen.host),
+       "address to listen on (loopback by default; 0.0.0.0 or :: to serve the network)")
+      ("port,p", po::value<std::uint16_t>()->default_value(d.listen.port),
+       "TCP port; 0 lets the kernel pick a free one (see the 'listening on' line)")
+      ("backlog", po::value<int>()->default_value(d.listen.backlog),
+       "listen backlog (the kernel caps it at net.core.somaxconn)")
+      ("max-header-bytes", po::value<std::size_t>()->default_value(d.limits.max_header_bytes),
+       "largest request line + header section; more gets 431")
+      ("max-body", po::value<std::size_t>()->default_value(d.limits.max_body),
+       "largest POST body and /bytes/{n}; a larger Content-Length gets 413")
+      ("header-timeout-ms", po::value<std::uint32_t>()->default_value(d.header_timeout_ms),
+       "time a started request may take to send its header section; then 408 "
+       "(an idle keep-alive connection between requests is not timed out)");
+}
+
+ServerOptions ServerCommandLine::parse(int argc, char** argv) {
+  po::options_description all;
+  all.add(common_).add(model_);
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).run(), values_);
+    if (values_.count("help")) {
+      std::cout << "usage: server-" << model_name_ << " [options]\n\n"
+                << summary_ << "\n\n" << all << std::endl;
+      std::exit(0);
+    }
+    po::notify(values_);
+  } catch (const po::error& e) {
+    fail(std::string(e.what()) + " (try --help)");
+  }
+
+  ServerOptions options;
+  options.listen.host = values_["host"].as<std::string>();
+  options.listen.port = values_["port"].as<std::uint16_t>();
+  options.listen.backlog = values_["backlog"].as<int>();
+  options.limits.max_header_bytes = values_["max-header-bytes"].as<std::size_t>();
+  options.limits.max_body = values_["max-body"].as<std::size_t>();
+  options.header_timeout_ms = values_["header-timeout-ms"].as<std::uint32_t>();
+  if (options.listen.backlog <= 0) fail("--backlog must be positive");
+  if (options.limits.max_header_bytes < 64) fail("--max-header-bytes must be at least 64");
+  if (options.header_timeout_ms == 0) fail("--header-timeout-ms must be positive");
+  return options;
+}
+
+void ServerCommandLine::fail(const std::string& message) const {
+  std::cerr << "server-" << model_name_ << ": " << message << std::endl;
+  std::exit(2);
+}
+
+std::uint64_t log_fd_limit(const std::string& model) {
+  FdLimit limit = raise_fd_limit();
+  // Each connection costs one fd; a few are the listener, stdio, epoll, ...
+  std::fprintf(stderr,
+               "server-%s: open files limit %llu (hard %llu): at most ~%llu connections\n",
+               model.c_str(), static_cast<unsigned long long>(limit.soft),
+               static_cast<unsigned long long>(limit.hard),
+               static_cast<unsigned long long>(limit.soft > 16 ? limit.soft - 16 : 0));
+  return limit.soft;
+}
+
+Fd listen_or_exit(const ListenOptions& options, const std::string& model) {
+  try {
+    return listen_tcp(options);
+  } catch (const std::system_error& e) {
+    std::string hint;
+    if (e.code() == std::errc::address_in_use) hint = " (port in use: pick another with --port, or 0)";
+    std::cerr << "server-" << model << ": " << e.what() << hint << std::endl;
+    std::exit(2);
+  }
+}
+
+void announce_listening(int listen_fd) {
+  std::printf("listening on %s\n", local_address(listen_fd).c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace iomodels
