@@ -44,10 +44,11 @@ struct RequestParser::State {
   }
 
   // Stops the parse with a status; http-parser reports it as a callback error.
+  // -1, not 1: on_headers_complete returning 1 means "no body", not failure.
   int fail(int status, std::string_view reason) {
     error_status = status;
     error_reason = reason;
-    return 1;
+    return -1;
   }
 
   // The header section's size so far; `end` is the last byte seen.
