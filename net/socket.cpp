@@ -79,7 +79,8 @@ socklen_t resolve(const std::string& host, std::uint16_t port, sockaddr_storage&
   const std::string service = std::to_string(port);
   // "[::1]" is how URLs and our own log lines write an IPv6 address.
   std::string name = host;
-  if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']')
+    name = name.substr(1, name.size() - 2);
   int rc = getaddrinfo(name.c_str(), service.c_str(), &hints, &found);
   if (rc != 0) {
     throw std::system_error(std::make_error_code(std::errc::invalid_argument),
@@ -101,8 +102,7 @@ Fd listen_tcp(const ListenOptions& options) {
   // SO_REUSEADDR: a restarted server can bind while old connections of the
   // previous one sit in TIME_WAIT, as every benchmark point restarts it.
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (options.reuse_port &&
-      setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+  if (options.reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
     throw_errno("setsockopt(SO_REUSEPORT)");
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) < 0) {

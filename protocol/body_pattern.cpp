@@ -19,7 +19,9 @@ const std::array<char, kBlockSize>& block() {
 
 }  // namespace
 
-std::span<const char> pattern_block() { return {block().data(), block().size()}; }
+std::span<const char> pattern_block() {
+  return {block().data(), block().size()};
+}
 
 bool check_pattern(std::span<const char> data, std::uint64_t offset) {
   std::size_t phase = offset % kPatternAlphabet.size();

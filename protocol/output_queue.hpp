@@ -45,8 +45,8 @@ class OutputQueue {
     std::uint64_t size() const { return bytes.size() + pattern_len; }
   };
   std::vector<Chunk> chunks_;
-  std::size_t head_ = 0;          // first chunk not fully sent
-  std::uint64_t head_sent_ = 0;   // bytes of chunks_[head_] already sent
+  std::size_t head_ = 0;         // first chunk not fully sent
+  std::uint64_t head_sent_ = 0;  // bytes of chunks_[head_] already sent
   std::uint64_t pending_ = 0;
 };
 

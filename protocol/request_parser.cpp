@@ -19,10 +19,10 @@ struct RequestParser::State {
 
   std::string target;
   std::string body;
-  std::string field;         // the header name being received, for TE checks
-  bool field_done = false;   // the next header-name byte starts a new name
+  std::string field;        // the header name being received, for TE checks
+  bool field_done = false;  // the next header-name byte starts a new name
   bool saw_transfer_encoding = false;
-  bool started = false;      // some byte of this request has been consumed
+  bool started = false;  // some byte of this request has been consumed
   bool headers_done = false;
   bool message_done = false;
   std::size_t header_bytes_before = 0;  // header bytes fed in earlier calls
@@ -117,7 +117,9 @@ struct RequestParser::State {
     s.message_done = true;
     Request& r = s.request;
     auto method = static_cast<http_method>(p->method);
-    r.method = method == HTTP_GET ? Method::Get : method == HTTP_POST ? Method::Post : Method::Other;
+    r.method = method == HTTP_GET    ? Method::Get
+               : method == HTTP_POST ? Method::Post
+                                     : Method::Other;
     r.method_name = http_method_str(method);
     r.target = s.target;
     r.version_major = p->http_major;
@@ -208,11 +210,21 @@ ParseResult RequestParser::parse(std::span<const char> data) {
   return {ParseStatus::NeedMore, consumed};
 }
 
-const Request& RequestParser::request() const { return state_->request; }
-int RequestParser::error_status() const { return state_->error_status; }
-std::string_view RequestParser::error_reason() const { return state_->error_reason; }
-bool RequestParser::in_progress() const { return state_->started && !state_->message_done; }
-bool RequestParser::headers_complete() const { return state_->headers_done; }
+const Request& RequestParser::request() const {
+  return state_->request;
+}
+int RequestParser::error_status() const {
+  return state_->error_status;
+}
+std::string_view RequestParser::error_reason() const {
+  return state_->error_reason;
+}
+bool RequestParser::in_progress() const {
+  return state_->started && !state_->message_done;
+}
+bool RequestParser::headers_complete() const {
+  return state_->headers_done;
+}
 
 void RequestParser::reset() {
   state_->error_status = 0;

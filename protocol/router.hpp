@@ -25,8 +25,8 @@ struct Response {
   // ... or, when pattern_bytes is set, the /bytes/{n} pattern of that length.
   std::uint64_t pattern_bytes = 0;
   bool pattern = false;
-  std::string_view allow;   // the Allow header of a 405
-  bool close = false;       // Connection: close, then close the connection
+  std::string_view allow;          // the Allow header of a 405
+  bool close = false;              // Connection: close, then close the connection
   bool keep_alive_header = false;  // HTTP/1.0 client that asked for keep-alive
 };
 

@@ -103,7 +103,8 @@ void serve_blocking_connection(Fd connection, const SessionConfig& config) {
         timing = true;
         request_started = now;
       }
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(request_started + header_timeout - now);
+      auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(request_started + header_timeout - now);
       set_read_timeout(fd, std::max(left, std::chrono::milliseconds(1)));
     } else if (timing) {
       timing = false;

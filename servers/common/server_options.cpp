@@ -16,21 +16,20 @@ ServerCommandLine::ServerCommandLine(std::string model, std::string summary)
       common_("Common options"),
       model_(model_name_ + " options") {
   ServerOptions d;
-  common_.add_options()
-      ("help,h", "show this help and exit")
-      ("host", po::value<std::string>()->default_value(d.listen.host),
-       "address to listen on (loopback by default; 0.0.0.0 or :: to serve the network)")
-      ("port,p", po::value<std::uint16_t>()->default_value(d.listen.port),
-       "TCP port; 0 lets the kernel pick a free one (see the 'listening on' line)")
-      ("backlog", po::value<int>()->default_value(d.listen.backlog),
-       "listen backlog (the kernel caps it at net.core.somaxconn)")
-      ("max-header-bytes", po::value<std::size_t>()->default_value(d.limits.max_header_bytes),
-       "largest request line + header section; more gets 431")
-      ("max-body", po::value<std::size_t>()->default_value(d.limits.max_body),
-       "largest POST body and /bytes/{n}; a larger Content-Length gets 413")
-      ("header-timeout-ms", po::value<std::uint32_t>()->default_value(d.header_timeout_ms),
-       "time a started request may take to send its header section; then 408 "
-       "(an idle keep-alive connection between requests is not timed out)");
+  common_.add_options()("help,h", "show this help and exit")(
+      "host", po::value<std::string>()->default_value(d.listen.host),
+      "address to listen on (loopback by default; 0.0.0.0 or :: to serve the network)")(
+      "port,p", po::value<std::uint16_t>()->default_value(d.listen.port),
+      "TCP port; 0 lets the kernel pick a free one (see the 'listening on' line)")(
+      "backlog", po::value<int>()->default_value(d.listen.backlog),
+      "listen backlog (the kernel caps it at net.core.somaxconn)")(
+      "max-header-bytes", po::value<std::size_t>()->default_value(d.limits.max_header_bytes),
+      "largest request line + header section; more gets 431")(
+      "max-body", po::value<std::size_t>()->default_value(d.limits.max_body),
+      "largest POST body and /bytes/{n}; a larger Content-Length gets 413")(
+      "header-timeout-ms", po::value<std::uint32_t>()->default_value(d.header_timeout_ms),
+      "time a started request may take to send its header section; then 408 "
+      "(an idle keep-alive connection between requests is not timed out)");
 }
 
 ServerOptions ServerCommandLine::parse(int argc, char** argv) {
@@ -40,7 +39,8 @@ ServerOptions ServerCommandLine::parse(int argc, char** argv) {
     po::store(po::command_line_parser(argc, argv).options(all).run(), values_);
     if (values_.count("help")) {
       std::cout << "usage: server-" << model_name_ << " [options]\n\n"
-                << summary_ << "\n\n" << all << std::endl;
+                << summary_ << "\n\n"
+                << all << std::endl;
       std::exit(0);
     }
     po::notify(values_);
@@ -69,8 +69,7 @@ void ServerCommandLine::fail(const std::string& message) const {
 std::uint64_t log_fd_limit(const std::string& model) {
   FdLimit limit = raise_fd_limit();
   // Each connection costs one fd; a few are the listener, stdio, epoll, ...
-  std::fprintf(stderr,
-               "server-%s: open files limit %llu (hard %llu): at most ~%llu connections\n",
+  std::fprintf(stderr, "server-%s: open files limit %llu (hard %llu): at most ~%llu connections\n",
                model.c_str(), static_cast<unsigned long long>(limit.soft),
                static_cast<unsigned long long>(limit.hard),
                static_cast<unsigned long long>(limit.soft > 16 ? limit.soft - 16 : 0));
@@ -82,7 +81,8 @@ Fd listen_or_exit(const ListenOptions& options, const std::string& model) {
     return listen_tcp(options);
   } catch (const std::system_error& e) {
     std::string hint;
-    if (e.code() == std::errc::address_in_use) hint = " (port in use: pick another with --port, or 0)";
+    if (e.code() == std::errc::address_in_use)
+      hint = " (port in use: pick another with --port, or 0)";
     std::cerr << "server-" << model << ": " << e.what() << hint << std::endl;
     std::exit(2);
   }

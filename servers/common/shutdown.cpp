@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 
 #include "protocol/cpu_burn.hpp"
@@ -56,7 +56,8 @@ void install_handlers() {
   }
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
-  g_watched_size = limit.rlim_cur == RLIM_INFINITY ? 1 << 20 : static_cast<std::size_t>(limit.rlim_cur);
+  g_watched_size =
+      limit.rlim_cur == RLIM_INFINITY ? 1 << 20 : static_cast<std::size_t>(limit.rlim_cur);
   g_watched = std::make_unique<std::atomic<bool>[]>(g_watched_size);
 
   struct sigaction action {};
@@ -68,11 +69,17 @@ void install_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-bool requested() { return g_requested.load(std::memory_order_relaxed); }
+bool requested() {
+  return g_requested.load(std::memory_order_relaxed);
+}
 
-void request() { wake_everyone(); }
+void request() {
+  wake_everyone();
+}
 
-int event_fd() { return g_event_fd; }
+int event_fd() {
+  return g_event_fd;
+}
 
 void watch(int fd) {
   if (fd >= 0 && static_cast<std::size_t>(fd) < g_watched_size) g_watched[fd].store(true);
@@ -101,6 +108,8 @@ bool sleep_ms(std::uint32_t ms) {
   }
 }
 
-bool burn_cpu_us(std::uint32_t us) { return iomodels::burn_cpu_us(us, &g_requested); }
+bool burn_cpu_us(std::uint32_t us) {
+  return iomodels::burn_cpu_us(us, &g_requested);
+}
 
 }  // namespace iomodels::shutdown

@@ -58,9 +58,8 @@ TEST(RequestParser, ParsesASimpleGet) {
 }
 
 TEST(RequestParser, ByteAtATimeEqualsAllAtOnce) {
-  const std::string input =
-      kHello + "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde" +
-      "GET /bytes/10?x=1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  const std::string input = kHello + "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde" +
+                            "GET /bytes/10?x=1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
   Parsed whole = feed(input);
   ASSERT_EQ(whole.targets.size(), 3u);
   for (std::size_t piece = 1; piece <= input.size(); ++piece) {
@@ -78,7 +77,8 @@ TEST(RequestParser, SplitAtEveryBoundaryOfOneRequest) {
     ParseResult first = parser.parse(std::span<const char>(kHello.data(), cut));
     ASSERT_EQ(first.status, ParseStatus::NeedMore) << cut;
     EXPECT_TRUE(parser.in_progress());
-    ParseResult second = parser.parse(std::span<const char>(kHello.data() + cut, kHello.size() - cut));
+    ParseResult second =
+        parser.parse(std::span<const char>(kHello.data() + cut, kHello.size() - cut));
     ASSERT_EQ(second.status, ParseStatus::Complete) << cut;
     EXPECT_EQ(parser.request().target, "/hello");
   }
@@ -129,7 +129,8 @@ TEST(RequestParser, BodyOverLimitIs413BeforeTheBodyArrives) {
   Limits limits;
   limits.max_body = 10;
   EXPECT_EQ(feed("POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 0, limits).error, 413);
-  EXPECT_EQ(feed("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 0, limits).error, 0);
+  EXPECT_EQ(feed("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 0, limits).error,
+            0);
 }
 
 TEST(RequestParser, HeaderSectionOverLimitIs431) {
@@ -160,7 +161,8 @@ TEST(RequestParser, TransferEncodingIs501) {
 
 TEST(RequestParser, ContentLengthWithTransferEncodingIsRefused) {
   int status =
-      feed("POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc").error;
+      feed("POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc")
+          .error;
   EXPECT_EQ(status, 501);
 }
 

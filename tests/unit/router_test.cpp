@@ -54,9 +54,9 @@ TEST(Router, BytesPlansAPatternBody) {
 TEST(Router, BadNumbersAre400) {
   Limits limits;
   limits.max_body = 1000;
-  for (std::string path : {"/bytes/-1", "/bytes/1x", "/bytes/+5", "/bytes/1001",
-                           "/bytes/99999999999999999999999", "/cpu/abc", "/cpu/1000001",
-                           "/sleep/60001", "/sleep/1.5"}) {
+  for (std::string path :
+       {"/bytes/-1", "/bytes/1x", "/bytes/+5", "/bytes/1001", "/bytes/99999999999999999999999",
+        "/cpu/abc", "/cpu/1000001", "/sleep/60001", "/sleep/1.5"}) {
     Plan p = plan_for("GET " + path + " HTTP/1.1\r\n\r\n", limits);
     EXPECT_EQ(p.response.status, 400) << path;
     EXPECT_TRUE(p.response.close) << path;
@@ -131,15 +131,15 @@ TEST(Serialize, HelloHasEveryHeader) {
 }
 
 TEST(Serialize, CloseAnd405Headers) {
-  std::string bytes = render(plan_for("POST /hello HTTP/1.1\r\nContent-Length: 0\r\n\r\n").response);
+  std::string bytes =
+      render(plan_for("POST /hello HTTP/1.1\r\nContent-Length: 0\r\n\r\n").response);
   EXPECT_EQ(bytes.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u);
   EXPECT_NE(bytes.find("\r\nAllow: GET\r\n"), std::string::npos);
   EXPECT_NE(bytes.find("\r\nConnection: close\r\n"), std::string::npos);
 }
 
 TEST(Serialize, Http10KeepAliveIsSaid) {
-  std::string bytes =
-      render(plan_for("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").response);
+  std::string bytes = render(plan_for("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").response);
   EXPECT_NE(bytes.find("\r\nConnection: keep-alive\r\n"), std::string::npos);
 }
 
