@@ -14,7 +14,6 @@ struct RequestParser::State {
 
   Limits limits;
   http_parser parser{};
-  http_parser_settings settings{};
   Request request;
 
   std::string target;
@@ -58,6 +57,24 @@ struct RequestParser::State {
   }
 
   static State& of(http_parser* p) { return *static_cast<State*>(p->data); }
+
+  // The callbacks are the same for every parser: one table for the process
+  // keeps an idle connection's parser small.
+  static const http_parser_settings& settings() {
+    static const http_parser_settings table = [] {
+      http_parser_settings s;
+      http_parser_settings_init(&s);
+      s.on_message_begin = &on_message_begin;
+      s.on_url = &on_url;
+      s.on_header_field = &on_header_field;
+      s.on_header_value = &on_header_value;
+      s.on_headers_complete = &on_headers_complete;
+      s.on_body = &on_body;
+      s.on_message_complete = &on_message_complete;
+      return s;
+    }();
+    return table;
+  }
 
   static int on_message_begin(http_parser* p) {
     of(p).started = true;
@@ -154,17 +171,7 @@ int status_for(http_errno error, bool saw_transfer_encoding) {
 
 }  // namespace
 
-RequestParser::RequestParser(Limits limits) : state_(std::make_unique<State>(limits)) {
-  http_parser_settings& s = state_->settings;
-  http_parser_settings_init(&s);
-  s.on_message_begin = &State::on_message_begin;
-  s.on_url = &State::on_url;
-  s.on_header_field = &State::on_header_field;
-  s.on_header_value = &State::on_header_value;
-  s.on_headers_complete = &State::on_headers_complete;
-  s.on_body = &State::on_body;
-  s.on_message_complete = &State::on_message_complete;
-}
+RequestParser::RequestParser(Limits limits) : state_(std::make_unique<State>(limits)) {}
 
 RequestParser::~RequestParser() = default;
 RequestParser::RequestParser(RequestParser&& other) noexcept = default;
@@ -188,7 +195,8 @@ ParseResult RequestParser::parse(std::span<const char> data) {
   if (data.empty()) return {ParseStatus::NeedMore, 0};
 
   s.chunk_begin = data.data();
-  std::size_t consumed = http_parser_execute(&s.parser, &s.settings, data.data(), data.size());
+  std::size_t consumed =
+      http_parser_execute(&s.parser, &State::settings(), data.data(), data.size());
   auto error = HTTP_PARSER_ERRNO(&s.parser);
 
   if (s.message_done) return {ParseStatus::Complete, consumed};
