@@ -1,0 +1,107 @@
+"""What a server under test is (ServerSpec) and the project's own models.
+
+A ServerSpec says how to start one server for one point; the runner does the
+rest (pinning, namespaces, waiting until it listens, sampling, wait4). Peers
+(nginx, Node.js, the floor, io_uring) are described by scripts/benchlib/peers.py
+with the same dataclass, so every plot treats them alike.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+# Scenarios a peer can serve when it does not say otherwise: the peers answer
+# /hello only (no /sleep, no /cpu), so those sweeps would measure 404s.
+PEER_DEFAULT_SCENARIOS = frozenset({"hello", "idle", "pipelined", "open-loop"})
+
+
+@dataclass
+class ServerSpec:
+    # Short stable id used in file names and the CSV: "epoll", "nginx", ...
+    name: str
+    # What the legend says: "epoll --reactors 1".
+    label: str
+    # (port, run_dir) -> argv. The runner picks the port (a fixed one inside a
+    # fresh namespace, a free one on plain loopback) and prepends taskset and
+    # the namespace wrapper itself.
+    make_argv: Callable[[int, Path], list[str]]
+    # A reference peer, drawn in a muted colour beside our models.
+    peer: bool = False
+    # True: the server prints "listening on HOST:PORT" once bound. False: the
+    # runner polls until the port accepts a TCP connection.
+    announces: bool = True
+    # Extra loadgen options for every point of this model (blocking rotates
+    # its clients with --conn-requests so that one keep-alive client cannot
+    # hold the only thread for the whole run).
+    loadgen_extra: list[str] = field(default_factory=list)
+    # Scenarios this server can run; None = all of ours for our models,
+    # PEER_DEFAULT_SCENARIOS for peers. Others are recorded as "not served".
+    scenarios: Optional[frozenset] = None
+
+    def serves(self, scenario: str) -> bool:
+        allowed = self.scenarios
+        if allowed is None:
+            allowed = PEER_DEFAULT_SCENARIOS if self.peer else None
+        return allowed is None or scenario in allowed
+
+
+# The pool size of `threaded --pool N`: a fixed pool much smaller than the
+# big connection counts, so the sweep shows the ceiling a pool puts on
+# concurrency (sleep: throughput = N / 10 ms) while keeping memory flat.
+DEFAULT_POOL = 64
+
+
+def find_binary(build_dir: Path, name: str) -> Optional[Path]:
+    """The executable called `name` anywhere under build_dir (the folder layout
+    of the build may change; the names do not). Prefers the shallowest path."""
+    best: Optional[Path] = None
+    for root, dirs, files in os.walk(build_dir):
+        # CMake's own scratch folders hold no project binaries.
+        dirs[:] = [d for d in dirs if d not in ("CMakeFiles", "_deps", "Testing")]
+        if name in files:
+            path = Path(root) / name
+            if os.access(path, os.X_OK) and path.is_file():
+                if best is None or len(path.parts) < len(best.parts):
+                    best = path
+    return best
+
+
+def our_models(build_dir: Path, pool: int = DEFAULT_POOL) -> tuple[list[ServerSpec], list[str]]:
+    """The project's own models found in build_dir, and a notice for each one
+    that is missing (a missing model is reported, never silently dropped)."""
+    specs: list[ServerSpec] = []
+    notices: list[str] = []
+
+    def have(binary: str) -> Optional[Path]:
+        path = find_binary(build_dir, binary)
+        if path is None:
+            notices.append(f"{binary} not found under {build_dir}: its points are skipped")
+        return path
+
+    blocking = have("server-blocking")
+    if blocking:
+        specs.append(ServerSpec(
+            name="blocking", label="blocking (1 thread)",
+            make_argv=lambda port, run_dir, b=blocking: [str(b), "--port", str(port)],
+            # Reconnect after every 100 requests: the only thread serves one
+            # connection until it closes, so the others must get their turn.
+            loadgen_extra=["--conn-requests", "100"]))
+    threaded = have("server-threaded")
+    if threaded:
+        specs.append(ServerSpec(
+            name="threaded-pool0", label="threaded --pool 0 (thread per conn)",
+            make_argv=lambda port, run_dir, b=threaded: [str(b), "--port", str(port), "--pool", "0"]))
+        specs.append(ServerSpec(
+            name=f"threaded-pool{pool}", label=f"threaded --pool {pool}",
+            make_argv=lambda port, run_dir, b=threaded: [str(b), "--port", str(port), "--pool", str(pool)],
+            # A fixed pool also serves a connection until it closes: rotate, as
+            # for blocking, so connections beyond the pool are not starved.
+            loadgen_extra=["--conn-requests", "100"]))
+    epoll = have("server-epoll")
+    if epoll:
+        specs.append(ServerSpec(
+            name="epoll", label="epoll --reactors 1",
+            make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--reactors", "1"]))
+    return specs, notices
