@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""make bench: measure every I/O model under every scenario, then write
+summary.csv, the plots and REPORT.md into results/<run-id>/.
+
+  bench.py --profile quick --build build        # measure, then report
+  bench.py --plots-only results/<run-id>        # redraw from the raw files
+
+SPEC.md §5-§6 describe the method; scripts/benchlib/ holds the pieces.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import machine, network, report, summary  # noqa: E402
+from benchlib.models import find_binary, our_models, DEFAULT_POOL  # noqa: E402
+from benchlib.point import Settings  # noqa: E402
+from benchlib.profiles import PROFILES, SCENARIOS  # noqa: E402
+from benchlib.run import measure  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    cores = os.cpu_count() or 2
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                    help="smoke: tiny, every scenario; quick (default): < 15 min on 2 cores; "
+                         "full: repeats and up to 16384 connections")
+    ap.add_argument("--build", type=Path, default=REPO / "build",
+                    help="build folder holding server-* and loadgen (default: build)")
+    ap.add_argument("--out", type=Path, default=REPO / "results",
+                    help="folder for results/<run-id>/ (default: results)")
+    ap.add_argument("--run-id", help="name of the run folder (default: date-time-profile)")
+    ap.add_argument("--plots-only", type=Path, metavar="RUN_DIR",
+                    help="measure nothing: redraw summary.csv, plots and REPORT.md of RUN_DIR")
+    ap.add_argument("--server-cpus", default="0" if cores <= 2 else f"0-{cores // 2 - 1}",
+                    help="taskset list for the server (default: 0 on 2 cores, the first half otherwise)")
+    ap.add_argument("--client-cpus", default="1" if cores <= 2 else f"{cores // 2}-{cores - 1}",
+                    help="taskset list for the load generator (default: the other cores)")
+    ap.add_argument("--models", help="comma-separated model names to keep (default: all found)")
+    ap.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    ap.add_argument("--pool", type=int, default=DEFAULT_POOL, help="N of threaded --pool N (default %(default)s)")
+    ap.add_argument("--network", choices=["auto", "loopback", "isolated"], default="auto",
+                    help="auto: a fresh network namespace per point where possible, else loopback")
+    ap.add_argument("--no-peers", action="store_true", help="leave out nginx, Node.js, the floor, ...")
+    ap.add_argument("--no-micro", action="store_true", help="do not run scripts/microbench.py")
+    args = ap.parse_args(argv)
+    if args.plots_only and not (args.plots_only / "points").is_dir():
+        ap.error(f"{args.plots_only} is not a bench run folder (no points/ inside)")
+    if args.pool < 1:
+        ap.error("--pool must be at least 1")
+    if args.scenarios:
+        bad = set(args.scenarios.split(",")) - set(SCENARIOS)
+        if bad:
+            ap.error(f"unknown scenario(s): {', '.join(sorted(bad))}")
+    return args
+
+
+def finish(run_dir: Path, notices: list[str]) -> None:
+    """summary.csv, plots and REPORT.md from the raw files of run_dir."""
+    rows = summary.collect(run_dir)
+    summary.write_csv(rows, run_dir / "summary.csv")
+    report.write(run_dir, rows, notices)
+    print(f"bench: {run_dir / 'REPORT.md'}", file=sys.stderr)
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if args.plots_only:
+        run_dir = args.plots_only.resolve()
+        notices = report.load_notices(run_dir)
+        finish(run_dir, notices)
+        return 0
+
+    build = args.build.resolve()
+    loadgen = find_binary(build, "loadgen")
+    if loadgen is None:
+        print(f"bench.py: no loadgen under {build}: build first (make)", file=sys.stderr)
+        return 2
+    specs, notices = our_models(build, args.pool)
+    if args.models:
+        keep = set(args.models.split(","))
+        specs = [s for s in specs if s.name in keep]
+
+    profile = PROFILES[args.profile]
+    if args.scenarios:
+        profile.scenarios = [s for s in SCENARIOS if s in args.scenarios.split(",")]
+    run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S") + f"-{profile.name}"
+    run_dir = (args.out / run_id).resolve()
+    (run_dir / "points").mkdir(parents=True, exist_ok=True)
+
+    if not args.no_peers:
+        try:
+            from benchlib.peers import peer_specs
+            peers, peer_notices = peer_specs(build, run_dir)
+            notices += peer_notices
+            if args.models:
+                peers = [p for p in peers if p.name in set(args.models.split(","))]
+            specs += peers
+        except ImportError:
+            notices.append("peers: scripts/benchlib/peers.py not available, no reference peers")
+    if not specs:
+        print("bench.py: no server to measure (see the notices above)", file=sys.stderr)
+        for n in notices:
+            print("  " + n, file=sys.stderr)
+        return 2
+
+    isolate, net_notice = network.choose("isolated" if args.network == "isolated" else args.network)
+    notices.append(net_notice)
+    fd_limit = raise_fd_limit()
+    notices.append(f"fd limit per process: {fd_limit}")
+    for n in notices:
+        print("bench: " + n, file=sys.stderr)
+    print(f"bench: run folder {run_dir}", file=sys.stderr)
+
+    (run_dir / "machine.json").write_text(__import__("json").dumps(
+        dict(machine.describe(build, REPO), server_cpus=args.server_cpus,
+             client_cpus=args.client_cpus, profile=profile.name), indent=1))
+    report.save_notices(run_dir, notices)
+    settings = Settings(loadgen, args.server_cpus, args.client_cpus, fd_limit, isolate)
+
+    # A Ctrl-C must reach only this process: the children run in sessions of
+    # their own, and measure() stops them before the report is written.
+    complete = measure(profile, specs, settings, run_dir)
+    if not complete:
+        notices.append("run interrupted: the report shows only the points measured before Ctrl-C")
+        report.save_notices(run_dir, notices)
+    elif not args.no_micro:
+        run_micro(build, run_dir, notices)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the report is quick: let it finish
+    finish(run_dir, notices)
+    latest = args.out.resolve() / "latest"
+    if latest.is_symlink() or not latest.exists():
+        if latest.is_symlink():
+            latest.unlink()
+        latest.symlink_to(run_dir.name)
+    return 0 if complete else 130
+
+
+def run_micro(build: Path, run_dir: Path, notices: list[str]) -> None:
+    script = REPO / "scripts" / "microbench.py"
+    if not script.exists():
+        notices.append("micro: scripts/microbench.py not available, no micro results")
+        return
+    print("bench: running scripts/microbench.py", file=sys.stderr, flush=True)
+    rc = subprocess.run([sys.executable, str(script), "--build", str(build),
+                         "--out", str(run_dir / "micro")]).returncode
+    if rc != 0:
+        notices.append(f"micro: scripts/microbench.py exited {rc}")
+    report.save_notices(run_dir, notices)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,140 @@
+"""REPORT.md: every plot with what to look at first, the headline table,
+the notices (what was skipped and why), the machine, and the claims and
+micro results when their scripts are there."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from . import plots
+from .summary import grouped
+
+
+def save_notices(run_dir: Path, notices: list[str]) -> None:
+    (run_dir / "notices.json").write_text(json.dumps(notices, indent=1))
+
+
+def load_notices(run_dir: Path) -> list[str]:
+    try:
+        return json.loads((run_dir / "notices.json").read_text())
+    except (OSError, ValueError):
+        return []
+
+
+def _fmt(v, unit: str = "", digits: int = 0) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    if digits == 0 and abs(f) >= 1000:
+        return f"{f:,.0f}{unit}"
+    return f"{f:.{digits}f}{unit}"
+
+
+def _headline(rows: list[dict]) -> list[str]:
+    """Per model at the hello point closest to 1000 connections: the numbers
+    issue 5 puts first (server CPU per request, latency, memory)."""
+    g = grouped(rows, "hello")
+    if not g:
+        return []
+    xs = sorted({float(e["x"]) for es in g.values() for e in es})
+    target = min(xs, key=lambda x: abs(x - 1000)) if xs else 0
+    out = [f"### Headline: `hello` at {target:g} connections\n",
+           "| model | server CPU µs/request | p50 | p99 | requests/s | peak RSS | threads | ctx switches/request | client-bound |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for model, entries in g.items():
+        e = next((e for e in entries if float(e["x"]) == target), None)
+        if e is None:
+            continue
+        if e["n_ok"] == 0:
+            out.append(f"| {e['label']} | missing: {e['reason']} |||||||")
+            continue
+        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            e["label"], _fmt(e["server_cpu_us_per_req"], "", 1),
+            _fmt(_ms(e["p50_us"]), " ms", 2), _fmt(_ms(e["p99_us"]), " ms", 2),
+            _fmt(e["throughput_rps"]), _fmt(_mib(e["peak_rss_kib"]), " MiB", 1),
+            _fmt(e["threads_max"]), _fmt(e["ctx_per_req"], "", 2),
+            "yes" if e.get("client_bound") else "no"))
+    return out + [""]
+
+
+def _ms(us):
+    try:
+        return float(us) / 1000
+    except (TypeError, ValueError):
+        return None
+
+
+def _mib(kib):
+    try:
+        return float(kib) / 1024
+    except (TypeError, ValueError):
+        return None
+
+
+def _missing(rows: list[dict]) -> list[str]:
+    bad = [r for r in rows if r["status"] != "ok" or r["reason"]]
+    if not bad:
+        return ["Every point ran without a problem.", ""]
+    out = ["| point | status | reason |", "|---|---|---|"]
+    for r in bad:
+        x = r["rate_fraction"] + "× max" if r["rate_fraction"] else r["x"]
+        reason = str(r["reason"]).replace("|", "/")[:300]
+        out.append(f"| {r['scenario']} {r['model']} {x} (repeat {r['repeat']}) | {r['status']} | {reason} |")
+    return out + [""]
+
+
+def _claims(run_dir: Path) -> list[str]:
+    scripts = Path(__file__).resolve().parent.parent
+    if not (scripts / "claims.py").exists():
+        return []
+    sys.path.insert(0, str(scripts))
+    try:
+        import claims  # written by the microbench helper
+        return ["## Claims checked against this run\n", claims.claims_markdown(run_dir), ""]
+    except Exception as e:  # its failure must not lose the report
+        return ["## Claims\n", f"scripts/claims.py failed: {type(e).__name__}: {e}", ""]
+
+
+def _micro(run_dir: Path) -> list[str]:
+    micro = run_dir / "micro"
+    if not micro.is_dir():
+        return []
+    out = ["## Micro-benchmarks\n", f"Results of `scripts/microbench.py` are in [`micro/`](micro/)."]
+    for md in sorted(micro.glob("*.md")):
+        out.append(f"- [{md.name}](micro/{md.name})")
+    return out + [""]
+
+
+def write(run_dir: Path, rows: list[dict], notices: list[str]) -> None:
+    figures = plots.draw_all(run_dir, rows)
+    try:
+        mach = json.loads((run_dir / "machine.json").read_text())
+    except (OSError, ValueError):
+        mach = {}
+    lines = [f"# iomodels bench: {run_dir.name}\n",
+             f"Measured on **{mach.get('cpu_model', '?')}**, {mach.get('cores_online', '?')} cores, "
+             f"kernel {mach.get('kernel', '?')}, {mach.get('os', '')}; {mach.get('compiler_version', '')} "
+             f"({mach.get('build_type', '?')}), commit `{str(mach.get('git_commit', '?'))[:12]}`"
+             f"{' (dirty)' if mach.get('git_dirty') else ''}. Profile `{mach.get('profile', '?')}`; "
+             f"server pinned to CPU {mach.get('server_cpus', '?')}, load generator to CPU "
+             f"{mach.get('client_cpus', '?')}. These are the numbers of this machine only, and a "
+             "small shared machine is noisy: compare models within the run, not with other runs.\n",
+             "Hollow markers: the load generator's core was ≥ 95 % busy (*client-bound*), so the "
+             "server may have had more to give. A grey × on the axis: the point could not run "
+             "(the reason is in the table at the end). Reference peers are drawn dashed in muted colours.\n"]
+    lines += _headline(rows)
+    for fig in figures:
+        lines += [f"## {fig.title}\n", f"![{fig.title}](plots/{fig.name}.png)\n",
+                  fig.caption + "\n", f"([SVG](plots/{fig.name}.svg))\n"]
+    lines += _claims(run_dir)
+    lines += _micro(run_dir)
+    lines += ["## Notices\n"] + [f"- {n}" for n in notices] + [""]
+    lines += ["## Points that were skipped, failed or had problems\n"] + _missing(rows)
+    lines += ["## Files\n",
+              "- `summary.csv`: one row per point (repeats included); `points/<id>/`: the raw files "
+              "of each point (`loadgen.json`, `samples.csv` of the server at ~10 Hz, "
+              "`loadgen_samples.csv`, `point.json` with the command lines and `wait4` totals, logs).",
+              "- Redraw everything from the raw files: `make plots RUN=" + str(run_dir) + "`", ""]
+    (run_dir / "REPORT.md").write_text("\n".join(lines))

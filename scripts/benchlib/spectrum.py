@@ -1,0 +1,103 @@
+"""The latency percentile spectrum (HdrHistogram style): latency against
+"nines" (50 %, 90 %, 99 %, 99.9 %, ...) on a log axis, from the loadgen's
+histogram where it can be read, else from its percentile keys."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from .summary import grouped, _num
+
+PERCENTILE_KEYS = [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99),
+                   ("p99_9", 0.999), ("p99_99", 0.9999)]
+
+
+def histogram_pairs(hist) -> list[tuple[float, int]]:
+    """(value_us, count) pairs from the loadgen's mergeable histogram. The
+    form is the loadgen's choice; accepted: a list of [value, count] pairs or
+    of {"value"/"us"/"upper_us": v, "count": n} objects, under "buckets" or
+    "counts", or a {value: count} mapping."""
+    if not isinstance(hist, dict):
+        return []
+    for key in ("buckets", "counts", "bins", "values"):
+        b = hist.get(key)
+        if isinstance(b, dict):
+            return sorted((float(k), int(v)) for k, v in b.items() if int(v) > 0)
+        if isinstance(b, list) and b:
+            out = []
+            for item in b:
+                if isinstance(item, (list, tuple)) and len(item) >= 2:
+                    out.append((float(item[0]), int(item[1])))
+                elif isinstance(item, dict):
+                    v = next((item[k] for k in ("value_us", "upper_us", "value", "us", "le")
+                              if k in item), None)
+                    if v is not None:
+                        out.append((float(v), int(item.get("count", 0))))
+            return sorted(p for p in out if p[1] > 0)
+    return []
+
+
+def spectrum_points(lg: dict) -> tuple[list[float], list[float], str]:
+    """(quantiles, latencies_us, source)."""
+    pairs = histogram_pairs(lg.get("histogram"))
+    if pairs:
+        total = sum(c for _, c in pairs)
+        qs, vs, seen = [], [], 0
+        for v, c in pairs:
+            seen += c
+            q = seen / total
+            if q >= 0.5:
+                qs.append(min(q, 1 - 0.1 / total))  # the last bucket would be at infinity
+                vs.append(v)
+        return qs, vs, "histogram"
+    lat = lg.get("latency_us") or {}
+    qs = [q for k, q in PERCENTILE_KEYS if _num(lat.get(k))]
+    vs = [float(lat[k]) for k, _ in PERCENTILE_KEYS if _num(lat.get(k))]
+    return qs, vs, "percentiles"
+
+
+def chosen_point(rows: list[dict]) -> float | None:
+    """The hello connection count closest to 1000 that ran for most models."""
+    g = grouped(rows, "hello")
+    xs = sorted({float(e["x"]) for es in g.values() for e in es if e["n_ok"]})
+    return min(xs, key=lambda x: abs(math.log10(x) - 3)) if xs else None
+
+
+def draw_spectrum(self) -> None:
+    x = chosen_point(self.rows)
+    if x is None:
+        return
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    sources = set()
+    for model in self.order({r["model"] for r in self.rows if r["scenario"] == "hello"}):
+        files = sorted((self.run_dir / "points").glob(f"hello__{model}__{int(x)}__r*/loadgen.json"))
+        if not files:
+            continue
+        try:
+            lg = json.loads(files[0].read_text())
+        except (OSError, ValueError):
+            continue
+        qs, vs, src = spectrum_points(lg)
+        if not qs:
+            continue
+        sources.add(src)
+        nines = [-math.log10(1 - q) for q in qs]
+        ax.plot(nines, [v / 1000 for v in vs], label=self.labels[model], color=self.colour[model],
+                linestyle="--" if self.peer[model] else "-", linewidth=1.8,
+                marker="o" if src == "percentiles" else None, markersize=4)
+    ticks = [0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999]
+    ax.set_xticks([-math.log10(1 - q) for q in ticks])
+    ax.set_xticklabels([f"{q * 100:g}%" for q in ticks])
+    ax.set_xlim(left=-math.log10(0.5))
+    ax.set_yscale("log")
+    ax.set_xlabel("percentile (log scale of nines)")
+    ax.set_ylabel("latency (ms)")
+    ax.grid(True, which="major", alpha=0.3)
+    how = "the full histogram" if sources == {"histogram"} else "the loadgen's percentiles"
+    self.save(fig, "spectrum", f"Latency percentile spectrum: hello at {x:g} connections",
+              f"Every percentile from the median out to the slowest requests, drawn from {how} of "
+              "one point. Look at the right-hand end: the tail is where thread scheduling and a "
+              "stalled loop show up long before the median moves.")
