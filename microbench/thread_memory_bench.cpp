@@ -2,8 +2,8 @@
 // connection is, with the default stack and with a 64 KiB one. The "2 MB per
 // thread" figure is a stack *reservation*: virtual address space. What RAM a
 // blocked thread really takes is the pages of its stack that it touched,
-// which this benchmark reads from VmRSS, and its kernel stack (KernelStack in
-// /proc/meminfo).
+// which this benchmark reads from VmRSS, its kernel stack (KernelStack in
+// /proc/meminfo) and its kernel objects (task_struct & co., the Slab line).
 #include <benchmark/benchmark.h>
 #include <pthread.h>
 
@@ -22,6 +22,15 @@ namespace iomodels::microbench {
 namespace {
 
 constexpr int kThreads = 1000;
+
+// task_struct and the other per-thread kernel objects live in slab caches.
+// Objects in use (from /proc/slabinfo) rather than the Slab line of
+// /proc/meminfo, which counts pages: the objects freed by the previous run's
+// threads stay in their pages and would make the next run look free.
+std::uint64_t kernel_objects_bytes() {
+  if (const auto slabinfo = read_slabinfo()) return slab_bytes_in_use(*slabinfo);
+  return meminfo_bytes("Slab");
+}
 
 // Threads that start, say so, and block until destroyed.
 class BlockedThreads {
@@ -87,10 +96,11 @@ class BlockedThreads {
 
 void BM_BlockedThreadsMemory(benchmark::State& state) {
   const auto stack_bytes = static_cast<std::size_t>(state.range(0));
-  double rss = 0, virt = 0, kernel_stack = 0;
+  double rss = 0, virt = 0, kernel_stack = 0, slab = 0;
   for (auto _ : state) {
     const ProcessMemory before = process_memory();
     const std::uint64_t kernel_before = meminfo_bytes("KernelStack");
+    const std::uint64_t slab_before = kernel_objects_bytes();
     try {
       BlockedThreads threads(kThreads, stack_bytes);
       const ProcessMemory after = process_memory();
@@ -98,6 +108,7 @@ void BM_BlockedThreadsMemory(benchmark::State& state) {
       // threads' worth of signal keeps it small.
       kernel_stack = static_cast<double>(meminfo_bytes("KernelStack")) -
                      static_cast<double>(kernel_before);
+      slab = static_cast<double>(kernel_objects_bytes()) - static_cast<double>(slab_before);
       rss = static_cast<double>(after.rss_bytes) - static_cast<double>(before.rss_bytes);
       virt = static_cast<double>(after.virtual_bytes) - static_cast<double>(before.virtual_bytes);
     } catch (const std::exception& e) {
@@ -111,6 +122,7 @@ void BM_BlockedThreadsMemory(benchmark::State& state) {
   state.counters["rss_bytes_per_thread"] = rss / kThreads;
   state.counters["virtual_bytes_per_thread"] = virt / kThreads;
   state.counters["kernel_stack_bytes_per_thread"] = kernel_stack / kThreads;
+  state.counters["kernel_slab_bytes_per_thread"] = slab / kThreads;
 }
 // One iteration: the figure is a memory delta, and the time (of starting
 // 1 000 threads) is a side result.

@@ -1,0 +1,103 @@
+"""Reading Google Benchmark JSON as scripts/microbench.py writes it: one file
+per family in a run's micro folder. Shared by microbench.py (plots) and
+claims.py (the claims table)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+_TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+# Keys of a benchmark entry that are not user counters.
+_STANDARD = {
+    "name", "family_index", "per_family_instance_index", "run_name", "run_type",
+    "repetitions", "repetition_index", "threads", "iterations", "real_time", "cpu_time",
+    "time_unit", "aggregate_name", "aggregate_unit", "error_occurred", "error_message", "label",
+}
+
+
+def micro_dir(run_dir: Path) -> Optional[Path]:
+    """The folder holding the micro JSON: run_dir/micro (a bench run) or
+    run_dir itself (a `make microbench` run); None if neither has any."""
+    for candidate in (run_dir / "micro", run_dir):
+        if candidate.is_dir() and any(candidate.glob("*.json")):
+            return candidate
+    return None
+
+
+def _entry(bench: dict) -> dict:
+    scale = _TO_NS.get(bench.get("time_unit", "ns"), 1.0)
+    out = {
+        "name": bench.get("run_name", bench["name"]),
+        "real_ns": bench.get("real_time", 0) * scale,
+        "cpu_ns": bench.get("cpu_time", 0) * scale,
+        "iterations": bench.get("iterations"),
+        "label": bench.get("label", ""),
+        "error": bench.get("error_message") if bench.get("error_occurred") else None,
+    }
+    out["counters"] = {k: v for k, v in bench.items()
+                       if k not in _STANDARD and isinstance(v, (int, float))}
+    return out
+
+
+def load_file(path: Path) -> dict[str, dict]:
+    """name -> entry. With repetitions, the median aggregate stands for the
+    name; without, the single run does."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    results: dict[str, dict] = {}
+    for bench in report.get("benchmarks", []):
+        entry = _entry(bench)
+        name = entry["name"]
+        if bench.get("run_type") == "aggregate":
+            if bench.get("aggregate_name") == "median":
+                results[name] = entry
+        elif name not in results or results[name].get("error"):
+            results[name] = entry
+    return results
+
+
+# A family run a second time under other conditions (context_switch_unpinned)
+# reports the same names: they are kept apart as NAME@unpinned.
+VARIANTS = ("unpinned",)
+
+
+def load(run_dir: Path) -> dict[str, dict]:
+    """Every benchmark of every family JSON under the run's micro folder."""
+    folder = micro_dir(Path(run_dir))
+    results: dict[str, dict] = {}
+    if folder is None:
+        return results
+    for path in sorted(folder.glob("*.json")):
+        if path.name == "machine.json":
+            continue
+        suffix = next((f"@{v}" for v in VARIANTS if path.stem.endswith("_" + v)), "")
+        results.update({name + suffix: e for name, e in load_file(path).items()})
+    return results
+
+
+def machine(run_dir: Path) -> dict:
+    """machine.json of the micro run, {} if absent."""
+    folder = micro_dir(Path(run_dir))
+    try:
+        return json.loads((folder / "machine.json").read_text()) if folder else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def context(run_dir: Path) -> dict:
+    """The `context` block (host, CPUs, date) of the first family file."""
+    folder = micro_dir(Path(run_dir))
+    if folder is None:
+        return {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            ctx = json.loads(path.read_text()).get("context")
+        except (OSError, ValueError):
+            continue
+        if ctx:
+            return ctx
+    return {}
