@@ -35,8 +35,11 @@ ServerCommandLine::ServerCommandLine(std::string model, std::string summary)
 ServerOptions ServerCommandLine::parse(int argc, char** argv) {
   po::options_description all;
   all.add(common_).add(model_);
+  // No positional arguments: an empty description makes Boost reject a stray
+  // word ("server-x 8080") instead of silently ignoring it.
+  po::positional_options_description none;
   try {
-    po::store(po::command_line_parser(argc, argv).options(all).run(), values_);
+    po::store(po::command_line_parser(argc, argv).options(all).positional(none).run(), values_);
     if (values_.count("help")) {
       std::cout << "usage: server-" << model_name_ << " [options]\n\n"
                 << summary_ << "\n\n"
