@@ -36,6 +36,12 @@ constexpr unsigned kDefaultPool = 128;
 // waits here, as it would in the kernel's queue, before anyone is refused.
 constexpr std::size_t kDefaultQueue = 4096;
 
+// Sanity ceilings for the options, far above what the kernel allows by
+// default (threads-max, RLIMIT_NOFILE); a real limit shows up as a clear
+// error when the threads are started.
+constexpr long long kMaxThreads = 1'000'000;
+constexpr long long kMaxQueue = 1'000'000;
+
 const char* const kSummary =
     "Blocking I/O, one thread per connection: the main thread accepts and hands each "
     "connection to a worker thread that serves it (keep-alive, pipelining) until it closes. "
@@ -64,18 +70,28 @@ Fd accept_next(int listener) {
 int main(int argc, char** argv) {
   ServerCommandLine cli("threaded", kSummary);
   cli.model_options().add_options()
-      ("pool", po::value<unsigned>()->default_value(kDefaultPool),
+      ("pool", po::value<long long>()->default_value(kDefaultPool),
        "worker threads started up front (one client each at a time; 128 because workers mostly "
        "block, so this is the number of clients served at once, not a CPU count); "
        "0 = a new thread per connection")
-      ("queue", po::value<std::size_t>()->default_value(kDefaultQueue),
+      ("queue", po::value<long long>()->default_value(kDefaultQueue),
        "accepted connections that may wait for a busy pool; beyond that: 503 (ignored with --pool 0)")
-      ("stack-kib", po::value<std::size_t>()->default_value(0),
+      ("stack-kib", po::value<long long>()->default_value(0),
        "stack size of each connection thread in KiB; 0 = the C library's default (ulimit -s)");
   ServerOptions options = cli.parse(argc, argv);
-  const unsigned pool = cli.values()["pool"].as<unsigned>();
-  const std::size_t queue = cli.values()["queue"].as<std::size_t>();
-  const std::size_t stack_kib = cli.values()["stack-kib"].as<std::size_t>();
+  // Read as signed and checked here: Boost would turn "-1" into a huge
+  // unsigned value.
+  auto in_range = [&](const char* name, long long low, long long high) {
+    long long value = cli.values()[name].as<long long>();
+    if (value < low || value > high) {
+      cli.fail("--" + std::string(name) + " must be between " + std::to_string(low) + " and " +
+               std::to_string(high));
+    }
+    return static_cast<std::size_t>(value);
+  };
+  const std::size_t pool = in_range("pool", 0, kMaxThreads);
+  const std::size_t queue = in_range("queue", 0, kMaxQueue);
+  const std::size_t stack_kib = in_range("stack-kib", 0, 1024 * 1024);
   ThreadOptions threads{.stack_bytes = stack_kib * 1024};
   if (stack_kib != 0 && threads.stack_bytes < min_thread_stack_bytes()) {
     cli.fail("--stack-kib must be 0 or at least " + std::to_string(min_thread_stack_bytes() / 1024));

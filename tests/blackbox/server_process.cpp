@@ -1,0 +1,179 @@
+#include "tests/blackbox/server_process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace iomodels::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Forks and execs binary with stdout to out_fd and stderr to err_fd.
+pid_t spawn(const std::string& binary, const std::vector<std::string>& args, int out_fd,
+            int err_fd) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the test died before prctl
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::dup2(err_fd, STDERR_FILENO);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::string temp_file(Fd& fd) {
+  char path[] = "/tmp/iomodels-blackbox-XXXXXX";
+  fd = Fd(::mkostemp(path, O_CLOEXEC));
+  if (!fd) throw std::runtime_error("mkostemp failed");
+  return path;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Waits for pid's exit until the deadline; the wait status, or nullopt.
+std::optional<int> wait_until(pid_t pid, Clock::time_point deadline) {
+  for (;;) {
+    int status = 0;
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) return status;
+    if (done < 0 && errno != EINTR) return std::nullopt;
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+// Reads one line from fd until the deadline; nullopt on EOF or timeout.
+std::optional<std::string> read_line(int fd, Clock::time_point deadline) {
+  std::string line;
+  for (;;) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return std::nullopt;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char c;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    if (c == '\n') return line;
+    line.push_back(c);
+  }
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args,
+                             std::chrono::milliseconds startup_timeout) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
+  stdout_ = Fd(pipe_fds[0]);
+  Fd write_end(pipe_fds[1]);
+  Fd err_file;
+  stderr_path_ = temp_file(err_file);
+
+  std::vector<std::string> argv = {"--port", "0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_ = spawn(binary, argv, write_end.get(), err_file.get());
+  write_end.reset();  // so that the server's exit is EOF here
+
+  const std::string prefix = "listening on ";
+  std::optional<std::string> line = read_line(stdout_.get(), Clock::now() + startup_timeout);
+  if (!line || line->rfind(prefix, 0) != 0 || line->rfind(':') == std::string::npos) {
+    std::string why = line ? "printed '" + *line + "'" : "did not print 'listening on'";
+    ::kill(pid_, SIGKILL);
+    wait_status_ = wait_until(pid_, Clock::now() + 5s);
+    throw std::runtime_error(binary + " " + why + "; its stderr:\n" + stderr_text());
+  }
+  std::string address = line->substr(prefix.size());
+  std::size_t colon = address.rfind(':');
+  host_ = address.substr(0, colon);
+  port_ = static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)));
+}
+
+ServerProcess::~ServerProcess() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait_status_ = wait_until(pid_, Clock::now() + 5s);
+  }
+  if (::testing::Test::HasFailure()) {
+    std::fprintf(stderr, "--- server stderr (pid %d) ---\n%s--- end of server stderr ---\n",
+                 static_cast<int>(pid_), stderr_text().c_str());
+  }
+  ::unlink(stderr_path_.c_str());
+}
+
+bool ServerProcess::running() {
+  if (wait_status_) return false;
+  wait_status_ = wait_until(pid_, Clock::now());
+  return !wait_status_;
+}
+
+std::optional<int> ServerProcess::stop(int signal, std::chrono::milliseconds timeout) {
+  if (running()) {
+    ::kill(pid_, signal);
+    wait_status_ = wait_until(pid_, Clock::now() + timeout);
+  }
+  return wait_status_;
+}
+
+int ServerProcess::thread_count() const {
+  std::string path = "/proc/" + std::to_string(pid_) + "/task";
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return 0;
+  int count = 0;
+  while (dirent* entry = ::readdir(dir)) count += entry->d_name[0] != '.';
+  ::closedir(dir);
+  return count;
+}
+
+std::string ServerProcess::stderr_text() const { return read_file(stderr_path_); }
+
+ExitResult run_to_exit(const std::string& binary, const std::vector<std::string>& args,
+                       std::chrono::milliseconds timeout) {
+  Fd out_file, err_file;
+  std::string out_path = temp_file(out_file);
+  std::string err_path = temp_file(err_file);
+  pid_t pid = spawn(binary, args, out_file.get(), err_file.get());
+  std::optional<int> status = wait_until(pid, Clock::now() + timeout);
+  if (!status) {
+    ::kill(pid, SIGKILL);
+    wait_until(pid, Clock::now() + 5s);
+  }
+  ExitResult result;
+  if (status && WIFEXITED(*status)) result.exit_code = WEXITSTATUS(*status);
+  result.out = read_file(out_path);
+  result.err = read_file(err_path);
+  ::unlink(out_path.c_str());
+  ::unlink(err_path.c_str());
+  return result;
+}
+
+}  // namespace iomodels::testing

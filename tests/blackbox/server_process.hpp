@@ -1,0 +1,68 @@
+// ServerProcess: one server binary started for one test, on a port the
+// kernel picks (--port 0), so tests can run in parallel. It waits for the
+// "listening on HOST:PORT" line (SPEC §4), keeps the server's stderr in a
+// file (shown when a test fails), and kills the server in its destructor if
+// the test did not stop it: no test leaves a process behind, and the server
+// is killed with the test (PR_SET_PDEATHSIG) even if the test crashes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/fd.hpp"
+#include "tests/blackbox/http_client.hpp"
+
+namespace iomodels::testing {
+
+class ServerProcess {
+ public:
+  // Starts `binary --port 0 args...`; throws std::runtime_error (with the
+  // server's stderr) if it exits or stays silent instead of listening.
+  ServerProcess(const std::string& binary, const std::vector<std::string>& args,
+                std::chrono::milliseconds startup_timeout = 10s);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  const std::string& host() const { return host_; }
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+  HttpConnection connect() const { return HttpConnection(host_, port_); }
+
+  // True while the process has not exited.
+  bool running();
+  // Sends the signal and waits for the exit: the wait status, or nullopt if
+  // it is still running after the timeout.
+  std::optional<int> stop(int signal, std::chrono::milliseconds timeout);
+  // Threads of the server right now (/proc/PID/task).
+  int thread_count() const;
+  // What the server wrote on stderr so far.
+  std::string stderr_text() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> wait_status_;
+  std::string stderr_path_;
+  Fd stdout_;
+  std::string host_;
+  std::uint16_t port_ = 0;
+};
+
+struct ExitResult {
+  std::optional<int> exit_code;  // nullopt: killed by a signal or timed out
+  std::string out;
+  std::string err;
+};
+
+// Runs a binary to completion (for --help and bad options) and collects its
+// output; kills it after the timeout.
+ExitResult run_to_exit(const std::string& binary, const std::vector<std::string>& args,
+                       std::chrono::milliseconds timeout = 10s);
+
+}  // namespace iomodels::testing
