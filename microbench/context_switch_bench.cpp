@@ -77,11 +77,14 @@ struct Channel {
 
 Channel pipe_channel() {
   int ends[2];
-  if (::pipe2(ends, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+  if (::pipe2(ends, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe");
   return {Fd(ends[0]), Fd(ends[1])};
 }
 
-Channel eventfd_channel() { return {checked(::eventfd(0, EFD_CLOEXEC), "eventfd"), Fd()}; }
+Channel eventfd_channel() {
+  return {checked(::eventfd(0, EFD_CLOEXEC), "eventfd"), Fd()};
+}
 
 template <Channel (*make)()>
 void BM_PingPong(benchmark::State& state) {

@@ -58,7 +58,8 @@ void BM_ParserBeast(benchmark::State& state) {
       // as Beast's own read loops do. It lives on the stack: no allocation.
       HelloParser parser;
       error_code ec;
-      const std::size_t used = parser.put(boost::asio::const_buffer(input.data(), input.size()), ec);
+      const std::size_t used =
+          parser.put(boost::asio::const_buffer(input.data(), input.size()), ec);
       if (ec || !parser.is_done()) {
         state.SkipWithError(ec ? ec.message().c_str() : "Beast needs more input");
         return;

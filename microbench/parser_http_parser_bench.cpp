@@ -64,7 +64,8 @@ void BM_ParserHttpParser(benchmark::State& state) {
     int requests = 0;
     while (!input.empty()) {
       parsed.complete = false;
-      const std::size_t used = http_parser_execute(&parser, &settings(), input.data(), input.size());
+      const std::size_t used =
+          http_parser_execute(&parser, &settings(), input.data(), input.size());
       if (!parsed.complete) {
         state.SkipWithError(http_errno_description(HTTP_PARSER_ERRNO(&parser)));
         return;

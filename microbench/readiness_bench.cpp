@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
-#include <system_error>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "microbench/loopback_connections.hpp"
@@ -67,9 +67,8 @@ void BM_Select(benchmark::State& state) {
     // fd_set is a bitmap of FD_SETSIZE bits: a descriptor numbered 1024 or
     // more cannot be watched at all, whatever the number of descriptors.
     if (max_fd >= FD_SETSIZE) {
-      state.SkipWithError(("select() stops at FD_SETSIZE=" + std::to_string(FD_SETSIZE) +
-                           ": N=" + std::to_string(n) + " needs descriptor " +
-                           std::to_string(max_fd))
+      state.SkipWithError(("select() stops at FD_SETSIZE=" + std::to_string(FD_SETSIZE) + ": N=" +
+                           std::to_string(n) + " needs descriptor " + std::to_string(max_fd))
                               .c_str());
       return;
     }

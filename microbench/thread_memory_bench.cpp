@@ -106,8 +106,8 @@ void BM_BlockedThreadsMemory(benchmark::State& state) {
       const ProcessMemory after = process_memory();
       // KernelStack is machine-wide: other processes add noise, 1 000
       // threads' worth of signal keeps it small.
-      kernel_stack = static_cast<double>(meminfo_bytes("KernelStack")) -
-                     static_cast<double>(kernel_before);
+      kernel_stack =
+          static_cast<double>(meminfo_bytes("KernelStack")) - static_cast<double>(kernel_before);
       slab = static_cast<double>(kernel_objects_bytes()) - static_cast<double>(slab_before);
       rss = static_cast<double>(after.rss_bytes) - static_cast<double>(before.rss_bytes);
       virt = static_cast<double>(after.virtual_bytes) - static_cast<double>(before.virtual_bytes);
