@@ -142,6 +142,11 @@ def main(argv: list[str]) -> int:
     except (RuntimeError, netns.NetnsError) as e:
         print(f"network mode: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # The namespaces and processes are already gone: the with-block and
+        # the finally above ran on the way out.
+        print("network mode: interrupted", file=sys.stderr)
+        return 130
     c = r["check"]
     for note in r["notes"]:
         print(f"note: {note}")
