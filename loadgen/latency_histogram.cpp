@@ -1,6 +1,6 @@
 #include "loadgen/latency_histogram.hpp"
 
-#include <bit>
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -12,16 +12,6 @@ constexpr std::uint64_t kSubBuckets = 1u << LatencyHistogram::kSubBucketBits;  /
 constexpr char kFormat[] = "iomodels-loglinear-v1";
 
 }  // namespace
-
-std::size_t LatencyHistogram::index_of(std::uint64_t ns) {
-  if (ns > kHighestNs) ns = kHighestNs;
-  if (ns < kLinearLimit) return static_cast<std::size_t>(ns);
-  // ns in [2^k, 2^(k+1)) with k >= 8: shift so that 128 <= mantissa < 256.
-  const int k = std::bit_width(ns) - 1;
-  const int shift = k - kSubBucketBits;
-  const std::uint64_t mantissa = ns >> shift;
-  return kLinearLimit + (shift - 1) * kSubBuckets + (mantissa - kSubBuckets);
-}
 
 std::uint64_t LatencyHistogram::bucket_low(std::size_t index) {
   if (index < kLinearLimit) return index;
@@ -37,7 +27,7 @@ std::uint64_t LatencyHistogram::bucket_high(std::size_t index) {
   return bucket_low(index) + (std::uint64_t{1} << shift);
 }
 
-static_assert(LatencyHistogram::kBucketCount == 256 + 29 * 128);
+static_assert(LatencyHistogram::kBucketCount == LatencyHistogram::index_of(LatencyHistogram::kHighestNs) + 1);
 
 void LatencyHistogram::merge(const LatencyHistogram& other) {
   for (std::size_t i = 0; i < kBucketCount; ++i) counts_[i] += other.counts_[i];
@@ -75,7 +65,9 @@ double LatencyHistogram::stdev() const {
   double acc = 0.0;
   for (std::size_t i = 0; i < kBucketCount; ++i) {
     if (counts_[i] == 0) continue;
-    const double mid = (static_cast<double>(bucket_low(i)) + static_cast<double>(bucket_high(i) - 1)) / 2.0;
+    double mid = (static_cast<double>(bucket_low(i)) + static_cast<double>(bucket_high(i) - 1)) / 2.0;
+    // The extreme buckets hold min and max exactly; no value lies beyond.
+    mid = std::clamp(mid, static_cast<double>(min()), static_cast<double>(max_));
     acc += static_cast<double>(counts_[i]) * (mid - m) * (mid - m);
   }
   return std::sqrt(acc / static_cast<double>(count_));

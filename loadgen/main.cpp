@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     std::cerr << "loadgen: " << config.connections << " connections need about " << needed
               << " file descriptors, but this process may open only " << limit.soft
               << " (RLIMIT_NOFILE soft " << limit.soft << ", hard " << limit.hard << ").\n"
-              << "Raise ulimit -n (e.g. `ulimit -n " << needed << "`), or, past the hard limit,\n"
+              << "Please raise ulimit -n (e.g. `ulimit -n " << needed << "`), or, past the hard limit,\n"
               << "run several loadgen processes with fewer connections and combine their\n"
               << "--json files with `loadgen --merge`.\n";
     return kExitCannotRun;
