@@ -100,6 +100,15 @@ def check_merge(merged: dict, parts: list[dict]) -> dict:
         for key in sorted(set().union(*(p.get(group, {}) for p in parts))):
             expect(f"{group}.{key}", merged.get(group, {}).get(key, 0),
                    sum(p.get(group, {}).get(key, 0) for p in parts))
+    # The histogram, bucket by bucket: "exact" means no percentile was
+    # averaged anywhere, so the merged tail is the tail of all requests.
+    want: dict = {}
+    for p in parts:
+        for index, count in p["histogram"]["buckets"]:
+            want[index] = want.get(index, 0) + count
+    got = {index: count for index, count in merged["histogram"]["buckets"]}
+    expect("histogram.count", merged["histogram"]["count"], sum(p["histogram"]["count"] for p in parts))
+    expect("histogram buckets differing", sum(got.get(k, 0) != want.get(k, 0) for k in set(got) | set(want)), 0)
     return {"mismatches": mismatches,
             "parts_requests": [p["requests"] for p in parts],
             "parts_rps": [p.get("throughput_rps") for p in parts],
