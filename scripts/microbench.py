@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Runs the micro-benchmarks (build/microbench/microbench and parser-bench),
 writes their Google Benchmark JSON into a run folder, one file per family,
-draws the plots and writes the claims table.
+draws the plots and writes summary.md (key figures) and claims.md (the
+article's claims against them).
 
     scripts/microbench.py --build build [--out results/micro-<timestamp>]
 
@@ -142,14 +143,18 @@ def main(argv: list[str]) -> int:
             if not run_family(program, family, bench_filter, args.cpu if pinned else None, out,
                               args.min_time, args.repetitions if repeatable else 1):
                 failed.append(family)
-        (out / "machine.json").write_text(json.dumps(machine_description(build), indent=2) + "\n")
+        machine = machine_description(build)
+        machine.update(pinned_cpu=args.cpu, min_time=args.min_time, repetitions=args.repetitions)
+        (out / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
         print(f"microbench: ran in {time.monotonic() - started:.0f} s", file=sys.stderr)
 
     import micro_plots  # matplotlib is slow to import: only now
     import claims
+    import micro_report
     for path in micro_plots.draw_all(out):
         print(f"microbench: wrote {path}", file=sys.stderr)
     (out / "claims.md").write_text(claims.claims_markdown(out) + "\n")
+    print(f"microbench: wrote {micro_report.write(out)}", file=sys.stderr)
     print(f"microbench: results in {out}", file=sys.stderr)
     if failed:
         print(f"microbench: failed families: {', '.join(failed)}", file=sys.stderr)
