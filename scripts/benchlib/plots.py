@@ -73,14 +73,19 @@ class Drawer:
                          linewidth=1.2 if self.peer[model] else 1.8)
             xs, ys, lo, hi, hollow = [], [], [], [], []
             for e in g[model]:
+                if e["status"] == "n/a":
+                    continue
                 x = _num(e.get(xcol))
                 y = _num(e.get(col)) if e["n_ok"] else None
-                if x is None or x <= 0:
+                if x is None or (x <= 0 and ax.get_xscale() == "log"):
                     continue
+                if (y is None or y <= 0) and x == 0:
+                    continue  # e.g. memory per idle connection with none held
                 if y is None or y <= 0:
-                    # Missing: drawn on the axis, so that it is seen, not dropped.
-                    ax.plot([x], [0.02], marker="x", color="#777777", transform=blend,
-                            clip_on=False, markersize=6)
+                    # Missing: drawn on the axis in the model's colour, so that
+                    # it is seen, not silently dropped.
+                    ax.plot([x], [0.02], marker="x", color=c, transform=blend,
+                            clip_on=False, markersize=7, markeredgewidth=2)
                     continue
                 xs.append(x)
                 ys.append(y * scale)
@@ -121,11 +126,13 @@ class Drawer:
         present = [s for s in scenarios if any(r["scenario"] == s for r in self.rows)]
         if not present:
             return
-        fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 4.0), squeeze=False)
+        ncol = 2 if len(present) == 4 else len(present)
+        nrow = math.ceil(len(present) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.8 * nrow + 0.4), squeeze=False)
         any_drawn = False
-        for ax, sc in zip(axes[0], present):
+        for ax, sc in zip(axes.flat, present):
+            ax.set_xscale("log")  # before drawing: series() skips x <= 0 on a log axis
             any_drawn |= self.series(ax, sc, col, scale, xcol)
-            ax.set_xscale("log")
             if logy:
                 ax.set_yscale("log")
             ax.set_title(SCENARIO_TITLES.get(sc, sc), fontsize=10)
@@ -184,8 +191,8 @@ def _latency(self: Drawer) -> None:
     fig, axes = plt.subplots(2, len(present), figsize=(4.2 * len(present), 7.0), squeeze=False)
     for row, (col, name) in enumerate((("p50_us", "p50"), ("p99_us", "p99"))):
         for ax, sc in zip(axes[row], present):
-            self.series(ax, sc, col, 1e-3)
             ax.set_xscale("log")
+            self.series(ax, sc, col, 1e-3)
             ax.set_yscale("log")
             ax.set_title(f"{SCENARIO_TITLES[sc]} — {name}", fontsize=9)
             ax.set_xlabel("connections (log scale)")
@@ -201,6 +208,9 @@ def _idle(self: Drawer) -> None:
     if not any(r["scenario"] == "idle" for r in self.rows):
         return
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.0))
+    for ax in axes:
+        # Linear near 0 so that the point without idle connections is shown.
+        ax.set_xscale("symlog", linthresh=100)
     self.series(axes[0], "idle", "rss_per_idle_conn_bytes", 1 / 1024)
     axes[0].set_ylabel("server RSS per idle connection (KiB)")
     axes[0].set_yscale("log")
@@ -210,8 +220,7 @@ def _idle(self: Drawer) -> None:
     axes[1].set_ylabel("active client's p99 latency (ms)")
     axes[1].set_title("one active client beside them", fontsize=10)
     for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("idle connections held (log scale)")
+        ax.set_xlabel("idle connections held (log scale above 100)")
         ax.grid(True, which="major", alpha=0.3)
     self.save(fig, "idle", "Idle keep-alive connections: memory each, and the active client",
               "Left: how much the server's RSS grew per idle connection (user-space memory only; "
@@ -225,8 +234,8 @@ def _open_loop(self: Drawer) -> None:
         return
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.0))
     for ax, (col, name) in zip(axes, (("p50_us", "p50"), ("p99_us", "p99"))):
-        self.series(ax, "open-loop", col, 1e-3, xcol="offered_rps")
         ax.set_xscale("log")
+        self.series(ax, "open-loop", col, 1e-3, xcol="offered_rps")
         ax.set_yscale("log")
         ax.set_xlabel("offered load (requests/s, log scale)")
         ax.set_ylabel(f"{name} latency from the scheduled send (ms)")

@@ -87,7 +87,8 @@ def run_point(settings: Settings, spec: ServerSpec, pt: Point, run_dir: Path, pd
         return info
 
     if not spec.serves(pt.scenario):
-        return done("skipped", f"{spec.name} does not serve {pt.path}")
+        # Not a failure: a peer that answers /hello only. Recorded, not drawn.
+        return done("n/a", f"{spec.name} does not serve {pt.path}")
     needed = pt.connections + pt.idle
     if pt.idle + FD_MARGIN > settings.fd_limit or pt.connections + FD_MARGIN > settings.fd_limit:
         return done("skipped", f"{needed} connections exceed the per-process fd limit {settings.fd_limit}")

@@ -74,10 +74,18 @@ def _mib(kib):
 
 
 def _missing(rows: list[dict]) -> list[str]:
-    bad = [r for r in rows if r["status"] != "ok" or r["reason"]]
+    bad = [r for r in rows if r["status"] not in ("ok", "n/a") or (r["status"] == "ok" and r["reason"])]
+    na = sorted({(r["model"], r["scenario"]) for r in rows if r["status"] == "n/a"})
+    out = []
+    if na:
+        by_model: dict[str, list[str]] = {}
+        for m, sc in na:
+            by_model.setdefault(m, []).append(sc)
+        out += ["Not served (a peer answers `/hello` only; nothing to draw): " +
+                "; ".join(f"{m}: {', '.join(scs)}" for m, scs in by_model.items()) + ".", ""]
     if not bad:
-        return ["Every point ran without a problem.", ""]
-    out = ["| point | status | reason |", "|---|---|---|"]
+        return out + ["Every other point ran without a problem.", ""]
+    out += ["| point | status | reason |", "|---|---|---|"]
     for r in bad:
         x = r["rate_fraction"] + "× max" if r["rate_fraction"] else r["x"]
         reason = str(r["reason"]).replace("|", "/")[:300]

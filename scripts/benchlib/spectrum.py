@@ -22,6 +22,8 @@ def histogram_pairs(hist) -> list[tuple[float, int]]:
     "counts", or a {value: count} mapping."""
     if not isinstance(hist, dict):
         return []
+    if hist.get("format") == "iomodels-loglinear-v1":
+        return loglinear_pairs(hist)
     for key in ("buckets", "counts", "bins", "values"):
         b = hist.get(key)
         if isinstance(b, dict):
@@ -38,6 +40,26 @@ def histogram_pairs(hist) -> list[tuple[float, int]]:
                         out.append((float(v), int(item.get("count", 0))))
             return sorted(p for p in out if p[1] > 0)
     return []
+
+
+def loglinear_pairs(hist: dict) -> list[tuple[float, int]]:
+    """Our loadgen's form (loadgen/latency_histogram.hpp): [index, count]
+    pairs in ns; exact below 2^(bits+1), then 2^bits buckets per octave.
+    Each bucket is placed at its middle, as the loadgen's percentiles are."""
+    bits = int(hist.get("sub_bucket_bits", 7))
+    sub, linear = 1 << bits, 2 << bits
+    scale = 1e-3 if hist.get("unit", "ns") == "ns" else 1.0  # to µs
+    out = []
+    for index, count in hist.get("buckets", []):
+        if index < linear:
+            mid = float(index)
+        else:
+            rest = index - linear
+            shift = rest // sub + 1
+            low = (sub + rest % sub) << shift
+            mid = low + (1 << shift) / 2
+        out.append((mid * scale, int(count)))
+    return sorted(p for p in out if p[1] > 0)
 
 
 def spectrum_points(lg: dict) -> tuple[list[float], list[float], str]:

@@ -19,7 +19,7 @@ COLUMNS = [
     "scenario", "model", "label", "peer", "x", "connections", "idle_connections",
     "offered_rps", "rate_fraction", "pipeline", "repeat", "status", "reason", "network",
     "throughput_rps", "requests", "errors_total", "errors_timeout", "errors_connect",
-    "errors_other", "non_2xx",
+    "errors_other", "non_2xx", "not_opened",
     "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "p99_uncorrected_us",
     "server_cpu_us_per_req", "ctx_per_req", "vol_ctx_per_req", "invol_ctx_per_req",
     "server_cpu_util", "client_cpu_util", "client_bound",
@@ -71,7 +71,8 @@ def point_row(pdir: Path) -> Optional[dict]:
     requests = lg.get("requests") or 0
     duration = lg.get("duration_s") or pt["duration_s"]
     row.update(throughput_rps=lg.get("throughput_rps"), requests=requests,
-               errors_total=sum(v for v in errors.values() if isinstance(v, (int, float))),
+               errors_total=errors.get("total", sum(v for v in errors.values() if isinstance(v, (int, float)))),
+               not_opened=(lg.get("connections") or {}).get("not_opened", "") if isinstance(lg.get("connections"), dict) else "",
                errors_timeout=errors.get("timeout", 0), errors_connect=errors.get("connect", 0),
                non_2xx=sum(v for k, v in status.items() if not str(k).startswith("2")),
                p50_us=lat.get("p50"), p90_us=lat.get("p90"), p99_us=lat.get("p99"),
