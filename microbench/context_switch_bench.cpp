@@ -5,7 +5,9 @@
 // and a loop woken through the kernel (eventfd + epoll_wait) but never
 // leaving its thread. One iteration is a round trip: two hand-offs.
 // Run it pinned to one CPU (scripts/microbench.py does) to measure a switch
-// rather than a cross-CPU wake-up.
+// rather than a cross-CPU wake-up. Iterations are chosen by wall time: the
+// main thread's CPU time is only half the story of a hand-off, and on a busy
+// machine CPU time accrues so slowly that the run would take minutes.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -109,8 +111,8 @@ void BM_PingPong(benchmark::State& state) {
   ping.send();
   partner.join();
 }
-BENCHMARK_TEMPLATE(BM_PingPong, pipe_channel)->Name("BM_PingPong/pipe");
-BENCHMARK_TEMPLATE(BM_PingPong, eventfd_channel)->Name("BM_PingPong/eventfd");
+BENCHMARK_TEMPLATE(BM_PingPong, pipe_channel)->Name("BM_PingPong/pipe")->UseRealTime();
+BENCHMARK_TEMPLATE(BM_PingPong, eventfd_channel)->Name("BM_PingPong/eventfd")->UseRealTime();
 
 void BM_PingPongCondVar(benchmark::State& state) {
   std::mutex mutex;
@@ -138,7 +140,7 @@ void BM_PingPongCondVar(benchmark::State& state) {
   changed.notify_one();
   partner.join();
 }
-BENCHMARK(BM_PingPongCondVar)->Name("BM_PingPong/condvar");
+BENCHMARK(BM_PingPongCondVar)->Name("BM_PingPong/condvar")->UseRealTime();
 
 // The primitive under the condition variable, without the mutex.
 void futex_wait(std::atomic<int>& word, int while_equal) {
@@ -172,7 +174,7 @@ void BM_PingPongFutex(benchmark::State& state) {
   futex_wake(turn);
   partner.join();
 }
-BENCHMARK(BM_PingPongFutex)->Name("BM_PingPong/futex");
+BENCHMARK(BM_PingPongFutex)->Name("BM_PingPong/futex")->UseRealTime();
 
 // The smallest event loop: a queue of callbacks run in order. Ping queues
 // pong, pong queues ping: the same hand-off, with no thread to switch to.
@@ -218,7 +220,7 @@ void BM_EventLoopCallback(benchmark::State& state) {
   for (auto _ : state) loop.run(2);
   benchmark::DoNotOptimize(handoffs);
 }
-BENCHMARK(BM_EventLoopCallback)->Name("BM_PingPong/loop_callback");
+BENCHMARK(BM_EventLoopCallback)->Name("BM_PingPong/loop_callback")->UseRealTime();
 
 // The hand-off as an epoll server sees it: an event on a descriptor the loop
 // watches (write to an eventfd, epoll_wait, read it back), all in one thread:
@@ -238,7 +240,7 @@ void BM_EventLoopEventfd(benchmark::State& state) {
     }
   }
 }
-BENCHMARK(BM_EventLoopEventfd)->Name("BM_PingPong/loop_eventfd_epoll");
+BENCHMARK(BM_EventLoopEventfd)->Name("BM_PingPong/loop_eventfd_epoll")->UseRealTime();
 
 }  // namespace
 }  // namespace iomodels::microbench

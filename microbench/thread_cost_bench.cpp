@@ -32,7 +32,7 @@ void BM_ThreadCreateJoin(benchmark::State& state) {
   }
   benchmark::DoNotOptimize(x);
 }
-BENCHMARK(BM_ThreadCreateJoin);
+BENCHMARK(BM_ThreadCreateJoin)->UseRealTime();
 
 // A pool of one worker, as small as a pool gets: a task slot and an answer
 // slot under one mutex, each with its condition variable.
@@ -91,7 +91,7 @@ void BM_PoolHandOff(benchmark::State& state) {
   for (auto _ : state) x = pool.run(x);
   benchmark::DoNotOptimize(x);
 }
-BENCHMARK(BM_PoolHandOff);
+BENCHMARK(BM_PoolHandOff)->UseRealTime();
 
 }  // namespace
 }  // namespace iomodels::microbench

@@ -28,8 +28,12 @@ def micro_dir(run_dir: Path) -> Optional[Path]:
 
 def _entry(bench: dict) -> dict:
     scale = _TO_NS.get(bench.get("time_unit", "ns"), 1.0)
+    name = bench.get("run_name", bench["name"])
+    # UseRealTime() appends "/real_time" to a name: how iterations were
+    # chosen, not what was measured.
+    name = name.removesuffix("/real_time")
     out = {
-        "name": bench.get("run_name", bench["name"]),
+        "name": name,
         "real_ns": bench.get("real_time", 0) * scale,
         "cpu_ns": bench.get("cpu_time", 0) * scale,
         "iterations": bench.get("iterations"),
