@@ -269,7 +269,8 @@ def epoll_watch_bytes(micro: dict, macro: Macro) -> Claim:
                        "of the shared cache while only watches were added)")
     else:
         per_watch = c.get("meminfo_slab_bytes_per_watch", 0)
-        source = "/proc/meminfo Slab delta (slabinfo unreadable)"
+        source = ("/proc/meminfo Slab delta, /proc/slabinfo being unreadable: a lower bound, "
+                  "since new objects first fill the free slots of slabs already counted")
     micro_text = (f"{size(per_watch)} of kernel memory per watched socket, "
                   f"{c.get('watches', 0):.0f} watches; {source}")
     socket_bytes = None
@@ -280,6 +281,9 @@ def epoll_watch_bytes(micro: dict, macro: Macro) -> Claim:
         if socket_bytes:
             micro_text += f"; an idle TCP socket itself: {size(socket_bytes)} of slab"
     ratio = per_watch / CLAIMED_EPOLL_BYTES
+    if not c.get("slabinfo_readable") and ratio < 1 - SAME_FIGURE:
+        return Claim(claim, micro_text, macro_text, MISSING,
+                     f"only a lower bound ({size(per_watch)}) without /proc/slabinfo: run as root")
     context = (f"; the socket it watches costs {socket_bytes / per_watch:.0f}x more"
                if socket_bytes and per_watch > 0 else "")
     if abs(ratio - 1) <= SAME_FIGURE:
