@@ -118,3 +118,52 @@ TEST(Hostile, PipelinedBigResponsesNeverReadKeepMemoryBounded) {
 
 }  // namespace
 }  // namespace iomodels::hostile
+
+namespace iomodels::hostile {
+namespace {
+
+// The other side of the memory bound: POST bodies are held whole until the
+// request is complete (the /echo answer needs them), so a client that sends
+// all but the last byte of a --max-body body makes the server hold max-body
+// bytes for it. The worst case is max-body x connections; this measures
+// what one such connection costs and checks that a body is not held twice.
+TEST(Hostile, AlmostCompleteBodiesCostAboutMaxBodyEach) {
+  constexpr std::uint64_t kMaxBody = 4 << 20;
+  ServerProcess server(launch({"--max-body", std::to_string(kMaxBody)}));
+  ASSERT_TRUE(get_once(server.port(), "/hello"));
+  const std::uint64_t rss_before = server.rss_kib();
+
+  const int conns = serves_one_at_a_time() ? 1 : 16;
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: hostile\r\nContent-Length: " +
+                           std::to_string(kMaxBody) + "\r\n\r\n";
+  const std::string body(kMaxBody - 1, 'x');
+  std::vector<Fd> held;
+  for (int i = 0; i < conns; ++i) {
+    held.push_back(connect_loopback(server.port()));
+    ASSERT_TRUE(held.back());
+    ASSERT_TRUE(send_all(held.back().get(), head + body, 10'000)) << "connection " << i;
+  }
+  // The last bytes sit in socket buffers until the server has read them.
+  std::uint64_t rss_peak = rss_before;
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(milliseconds(100));
+    rss_peak = std::max(rss_peak, server.rss_kib());
+  }
+  const std::uint64_t growth_kib = rss_peak > rss_before ? rss_peak - rss_before : 0;
+  const std::uint64_t per_conn_kib = growth_kib / conns;
+  EXPECT_LT(per_conn_kib, 2 * (kMaxBody / 1024) * kSanitizerFactor) << "a body is held more than once";
+
+  for (auto& fd : held) reset_connection(std::move(fd));
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_TRUE(server.alive());
+  auto r = get_once(server.port(), "/hello");
+  EXPECT_TRUE(r && r->status == 200);
+  report_figure("almost-complete bodies",
+                std::to_string(conns) + " connection(s) each holding " + std::to_string(kMaxBody >> 20) +
+                    " MiB - 1 byte of a POST body: RSS +" + std::to_string(growth_kib / 1024) + " MiB, " +
+                    std::to_string(per_conn_kib / 1024) + " MiB per connection (max-body " +
+                    std::to_string(kMaxBody >> 20) + " MiB)");
+}
+
+}  // namespace
+}  // namespace iomodels::hostile
