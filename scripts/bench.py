@@ -51,13 +51,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--models", help="comma-separated model names to keep (default: all found)")
     ap.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     ap.add_argument("--pool", type=int, default=DEFAULT_POOL, help="N of threaded --pool N (default %(default)s)")
-    ap.add_argument("--network", choices=["auto", "loopback", "isolated"], default="auto",
-                    help="auto: a fresh network namespace per point where possible, else loopback")
+    ap.add_argument("--network", choices=["auto", "loopback", "isolated", "netns"], default="auto",
+                    help="auto (default): a fresh namespace per point (isolated) where possible, "
+                         "else plain loopback; netns: server and --clients load generators "
+                         "as emulated hosts joined by veth pairs")
+    ap.add_argument("--clients", type=int, default=2,
+                    help="load generators (emulated hosts) in --network netns (default %(default)s)")
+    ap.add_argument("--rate-limit", help="--network netns: limit the server's link, e.g. 1gbit (tc tbf)")
     ap.add_argument("--no-peers", action="store_true", help="leave out nginx, Node.js, the floor, ...")
     ap.add_argument("--no-micro", action="store_true", help="do not run scripts/microbench.py")
     args = ap.parse_args(argv)
     if args.plots_only and not (args.plots_only / "points").is_dir():
         ap.error(f"{args.plots_only} is not a bench run folder (no points/ inside)")
+    if not 1 <= args.clients <= 8:
+        ap.error("--clients must be 1..8")
+    if args.rate_limit and args.network != "netns":
+        ap.error("--rate-limit needs --network netns")
     if args.pool < 1:
         ap.error("--pool must be at least 1")
     if args.scenarios:
@@ -123,7 +132,7 @@ def main(argv: list[str]) -> int:
             print("  " + n, file=sys.stderr)
         return 2
 
-    isolate, net_notice = network.choose("isolated" if args.network == "isolated" else args.network)
+    open_net, net_notice = network.choose(args.network, args.clients, args.rate_limit)
     notices.append(net_notice)
     fd_limit = raise_fd_limit()
     notices.append(f"fd limit per process: {fd_limit}")
@@ -135,7 +144,7 @@ def main(argv: list[str]) -> int:
         dict(machine.describe(build, REPO), server_cpus=args.server_cpus,
              client_cpus=args.client_cpus, profile=profile.name), indent=1))
     report.save_notices(run_dir, notices)
-    settings = Settings(loadgen, args.server_cpus, args.client_cpus, fd_limit, isolate)
+    settings = Settings(loadgen, args.server_cpus, args.client_cpus, fd_limit, open_net)
 
     # A Ctrl-C must reach only this process: the children run in sessions of
     # their own, and measure() stops them before the report is written.

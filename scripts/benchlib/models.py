@@ -39,6 +39,10 @@ class ServerSpec:
     # Scenarios this server can run; None = all of ours for our models,
     # PEER_DEFAULT_SCENARIOS for peers. Others are recorded as "not served".
     scenarios: Optional[frozenset] = None
+    # Arguments appended to make_argv's to listen on every address instead of
+    # 127.0.0.1, for --network netns where clients are other (emulated) hosts.
+    # None: this server cannot, and sits out that mode.
+    listen_any: Optional[list[str]] = None
 
     def serves(self, scenario: str) -> bool:
         allowed = self.scenarios
@@ -51,6 +55,9 @@ class ServerSpec:
 # big connection counts, so the sweep shows the ceiling a pool puts on
 # concurrency (sleep: throughput = N / 10 ms) while keeping memory flat.
 DEFAULT_POOL = 64
+
+# SPEC §4's common --host option: every server of ours can listen anywhere.
+ANY = ["--host", "0.0.0.0"]
 
 
 def find_binary(build_dir: Path, name: str) -> Optional[Path]:
@@ -87,21 +94,23 @@ def our_models(build_dir: Path, pool: int = DEFAULT_POOL) -> tuple[list[ServerSp
             make_argv=lambda port, run_dir, b=blocking: [str(b), "--port", str(port)],
             # Reconnect after every 100 requests: the only thread serves one
             # connection until it closes, so the others must get their turn.
-            loadgen_extra=["--conn-requests", "100"]))
+            loadgen_extra=["--conn-requests", "100"], listen_any=ANY))
     threaded = have("server-threaded")
     if threaded:
         specs.append(ServerSpec(
             name="threaded-pool0", label="threaded --pool 0 (thread per conn)",
-            make_argv=lambda port, run_dir, b=threaded: [str(b), "--port", str(port), "--pool", "0"]))
+            make_argv=lambda port, run_dir, b=threaded: [str(b), "--port", str(port), "--pool", "0"],
+            listen_any=ANY))
         specs.append(ServerSpec(
             name=f"threaded-pool{pool}", label=f"threaded --pool {pool}",
             make_argv=lambda port, run_dir, b=threaded: [str(b), "--port", str(port), "--pool", str(pool)],
             # A fixed pool also serves a connection until it closes: rotate, as
             # for blocking, so connections beyond the pool are not starved.
-            loadgen_extra=["--conn-requests", "100"]))
+            loadgen_extra=["--conn-requests", "100"], listen_any=ANY))
     epoll = have("server-epoll")
     if epoll:
         specs.append(ServerSpec(
             name="epoll", label="epoll --reactors 1",
-            make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--reactors", "1"]))
+            make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--reactors", "1"],
+            listen_any=ANY))
     return specs, notices

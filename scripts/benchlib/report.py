@@ -87,7 +87,7 @@ def _missing(rows: list[dict]) -> list[str]:
         return out + ["Every other point ran without a problem.", ""]
     out += ["| point | status | reason |", "|---|---|---|"]
     for r in bad:
-        x = r["rate_fraction"] + "× max" if r["rate_fraction"] else r["x"]
+        x = f"{float(r['rate_fraction']):g}× max" if r["rate_fraction"] not in ("", None) else f"{float(r['x']):g}"
         reason = str(r["reason"]).replace("|", "/")[:300]
         out.append(f"| {r['scenario']} {r['model']} {x} (repeat {r['repeat']}) | {r['status']} | {reason} |")
     return out + [""]

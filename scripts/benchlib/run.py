@@ -50,7 +50,9 @@ def measure(profile: Profile, specs: list[ServerSpec], settings: Settings, run_d
                 top = _closed_loop_max(run_dir, pt.model)
                 if top <= 0:
                     pt = pt.resolved(1.0)
-                    _record_skip(run_dir, spec, pt, "no closed-loop maximum measured (hello sweep missing)")
+                    na = _hello_not_applicable(run_dir, pt.model)
+                    _record_skip(run_dir, spec, pt, "n/a" if na else "skipped",
+                                 na or "no closed-loop maximum measured (the hello sweep failed)")
                     continue
                 pt = pt.resolved(top)
             progress.start(i, f"{pt.scenario} {spec.name} x={pt.x:g}"
@@ -68,10 +70,22 @@ def measure(profile: Profile, specs: list[ServerSpec], settings: Settings, run_d
     return True
 
 
-def _record_skip(run_dir: Path, spec: ServerSpec, pt: Point, reason: str) -> None:
+def _hello_not_applicable(run_dir: Path, model: str) -> str:
+    """The reason the model's hello points were not applicable, if they were."""
+    for f in (run_dir / "points").glob(f"hello__{model}__*/point.json"):
+        try:
+            info = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if info.get("status") == "n/a":
+            return info.get("reason", "n/a")
+    return ""
+
+
+def _record_skip(run_dir: Path, spec: ServerSpec, pt: Point, status: str, reason: str) -> None:
     from dataclasses import asdict
     pdir = run_dir / "points" / pt.id
     pdir.mkdir(parents=True, exist_ok=True)
     (pdir / "point.json").write_text(json.dumps(
         {"point": asdict(pt), "id": pt.id, "model": spec.name, "label": spec.label,
-         "peer": spec.peer, "status": "skipped", "reason": reason}, indent=1))
+         "peer": spec.peer, "status": status, "reason": reason}, indent=1))
