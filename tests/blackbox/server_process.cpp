@@ -119,9 +119,23 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
 }
 
 ServerProcess::~ServerProcess() {
+  // Every test ends with a clean stop, so every test also checks that the
+  // server survives to exit 0, and a sanitizer build gets to print its
+  // exit-time reports (leaks) into the stderr checked below.
   if (running()) {
-    ::kill(pid_, SIGKILL);
-    wait_status_ = wait_until(pid_, Clock::now() + 5s);
+    std::optional<int> status = stop(SIGTERM, 5s);
+    if (!status) {
+      ADD_FAILURE() << "the server ignored SIGTERM at the end of the test";
+      ::kill(pid_, SIGKILL);
+      wait_status_ = wait_until(pid_, Clock::now() + 5s);
+    } else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+      ADD_FAILURE() << "the server did not exit 0 on SIGTERM at the end of the test (wait status "
+                    << *status << ")";
+    }
+  }
+  const std::string err = stderr_text();
+  for (const char* report : {"AddressSanitizer", "ThreadSanitizer", "LeakSanitizer", "runtime error:"}) {
+    if (err.find(report) != std::string::npos) ADD_FAILURE() << "sanitizer report from the server";
   }
   if (::testing::Test::HasFailure()) {
     std::fprintf(stderr, "--- server stderr (pid %d) ---\n%s--- end of server stderr ---\n",
