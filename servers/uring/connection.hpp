@@ -6,6 +6,11 @@
 // (in_flight == 0), and the responses being sent are frozen in `sending`
 // while new ones collect in `queued`: appending to a buffer the kernel is
 // reading could move it.
+//
+// Memory: an idle keep-alive connection holds this object and no buffer.
+// Receives land in the ring's provided buffers, a parser is borrowed from
+// the server's pool only while a request is arriving, and the output queues
+// free their buffers once everything is sent.
 #pragma once
 
 #include <linux/time_types.h>
@@ -14,6 +19,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "net/fd.hpp"
@@ -26,10 +32,10 @@ namespace iomodels::uring {
 using Clock = std::chrono::steady_clock;
 
 struct Connection {
-  explicit Connection(Fd socket, const http::Limits& limits) : fd(std::move(socket)), parser(limits) {}
+  explicit Connection(Fd socket) : fd(std::move(socket)) {}
 
   Fd fd;
-  http::RequestParser parser;
+  std::optional<http::RequestParser> parser;  // only while a request arrives
   http::OutputQueue sending;  // the bytes of the send in flight; frozen meanwhile
   http::OutputQueue queued;   // responses made while a send is in flight
   // Input that arrived behind a /sleep request: parsed after its answer, so
@@ -37,7 +43,7 @@ struct Connection {
   std::string unparsed;
 
   // The send in flight: the kernel reads these until it completes.
-  static constexpr int kMaxIov = 16;
+  static constexpr int kMaxIov = 8;
   msghdr message{};
   iovec iov[kMaxIov]{};
 

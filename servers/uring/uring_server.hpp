@@ -63,11 +63,14 @@ class UringServer {
   void start_lingering_close(Connection& c);
   void close(Connection& c);
   void release_if_done(Connection& c);
+  http::RequestParser take_parser();
+  void give_back_parser(Connection& c);
 
   Fd listener_;
   ServerConfig config_;
   Ring ring_;
   std::vector<std::unique_ptr<Connection>> connections_;  // indexed by fd
+  std::vector<http::RequestParser> spare_parsers_;
   std::uint64_t shutdown_counter_ = 0;  // the eventfd read lands here
   __kernel_timespec accept_retry_time_{};
   std::uint64_t accept_errors_ = 0;
