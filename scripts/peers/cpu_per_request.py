@@ -5,7 +5,8 @@ cross-check of the bench's figures for the peers and our models.
 For each server: start it pinned to --server-cpu, warm up, then run
 `taskset -c CLIENT wrk -t1 -cN -dD URL` and divide the server's CPU time
 (utime + stime of all its threads, from /proc/PID/stat) by the requests wrk
-counted. Repeats each point and prints the median and the spread.
+counted. Repeats each point (round-robin over the servers) and prints the median
+and the spread (min-max).
 
   scripts/peers/cpu_per_request.py --build build                  # everything found
   scripts/peers/cpu_per_request.py --build build --servers floor,nginx -c 100,1000
@@ -98,8 +99,9 @@ def main() -> int:
     ap.add_argument("--servers", default="floor,nginx,node,uring,epoll",
                     help="comma-separated names (default: %(default)s)")
     ap.add_argument("-c", "--connections", default="100,1000", help="comma-separated (default: %(default)s)")
-    ap.add_argument("-d", "--duration", type=float, default=5, help="measured seconds (default: %(default)s)")
-    ap.add_argument("--warmup", type=float, default=1, help="seconds before measuring (default: %(default)s)")
+    # Whole seconds: wrk takes no fractions.
+    ap.add_argument("-d", "--duration", type=int, default=5, help="measured seconds (default: %(default)s)")
+    ap.add_argument("--warmup", type=int, default=1, help="seconds before measuring (default: %(default)s)")
     ap.add_argument("-r", "--repeats", type=int, default=3, help="runs per point (default: %(default)s)")
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
@@ -123,18 +125,23 @@ def main() -> int:
             print(f"# {notice}", file=sys.stderr)
         print(f"# {os.uname().release}, server CPU {args.server_cpu}, wrk on CPU {args.client_cpu}, "
               f"{args.duration:g} s x {args.repeats}")
-        print(f"{'server':<10} {'conns':>6} {'us/req':>8} {'spread':>15} {'req/s':>9}")
+        names = [n for n in args.servers.split(",") if n in available]
         for name in args.servers.split(","):
-            spec = available.get(name)
-            if spec is None:
-                print(f"{name:<10} not available", file=sys.stderr)
-                continue
-            for n in counts:
-                runs = [measure(spec, run_dir, args, n) for _ in range(args.repeats)]
-                us = sorted(r[0] for r in runs)
-                rps = statistics.median(r[1] for r in runs)
-                print(f"{name:<10} {n:>6} {statistics.median(us):>8.2f} "
-                      f"{f'{us[0]:.2f}-{us[-1]:.2f}':>15} {rps:>9.0f}", flush=True)
+            if name not in available:
+                print(f"# {name}: not available", file=sys.stderr)
+        # Round-robin over the servers, repeat by repeat: noise from other
+        # work on the machine then falls on all of them alike, not on one.
+        runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
+        for _ in range(args.repeats):
+            for name in names:
+                for n in counts:
+                    runs.setdefault((name, n), []).append(measure(available[name], run_dir, args, n))
+        print(f"{'server':<10} {'conns':>6} {'us/req':>8} {'spread':>15} {'req/s':>9}")
+        for (name, n), points in runs.items():
+            us = sorted(p[0] for p in points)
+            rps = statistics.median(p[1] for p in points)
+            print(f"{name:<10} {n:>6} {statistics.median(us):>8.2f} "
+                  f"{f'{us[0]:.2f}-{us[-1]:.2f}':>15} {rps:>9.0f}", flush=True)
     return 0
 
 
