@@ -1,6 +1,9 @@
 #include "servers/epoll/reactor.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <string>
 
 #include "net/socket.hpp"
 #include "servers/common/shutdown.hpp"

@@ -8,9 +8,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
-#include "servers/common/server_options.hpp"
+#include "net/socket.hpp"
+
 #include "servers/common/shutdown.hpp"
 
 namespace iomodels::epoll {
@@ -103,8 +105,13 @@ int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main) {
     wait_all(workers);
     return 1;
   }
-  announce_listening(probe.get());
-  probe.reset();  // from now on only the workers' listeners take connections
+  // The probe is closed before anyone is told to connect: a connection the
+  // kernel queued on it (SO_REUSEPORT spreads them over every listener of
+  // the port) would be reset when it closed.
+  const std::string address = local_address(probe.get());
+  probe.reset();
+  std::printf("listening on %s\n", address.c_str());  // as announce_listening() says it
+  std::fflush(stdout);
 
   bool clean = true;
   for (;;) {
