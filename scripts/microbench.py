@@ -46,6 +46,9 @@ FAMILIES = {
     "parser": ("parser-bench", ".", True, True),
 }
 
+# Each family takes seconds; this bounds a hung one.
+FAMILY_TIMEOUT_S = 120
+
 
 def find_program(build: Path, name: str) -> Path:
     for candidate in (build / "microbench" / name, build / name):
@@ -67,8 +70,14 @@ def run_family(program: Path, family: str, bench_filter: str, cpu: int | None,
     where = f"CPU {cpu}" if cpu is not None else "any CPU"
     print(f"microbench: {family} ({program.name}, {where})", file=sys.stderr, flush=True)
     with open(out / f"{family}.txt", "w") as console:
-        done = subprocess.run(command, stdout=console, stderr=subprocess.STDOUT,
-                              preexec_fn=pin, timeout=170)
+        try:
+            # A hung family (a lost wake-up would be a bug) must not hang the
+            # bench: subprocess.run kills it at the timeout.
+            done = subprocess.run(command, stdout=console, stderr=subprocess.STDOUT,
+                                  preexec_fn=pin, timeout=FAMILY_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            print(f"microbench: {family} killed after {FAMILY_TIMEOUT_S} s", file=sys.stderr)
+            return False
     if done.returncode != 0:
         print(f"microbench: {family} exited {done.returncode}, see {family}.txt", file=sys.stderr)
     return done.returncode == 0
