@@ -117,8 +117,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="runs of each benchmark; the median is used (default %(default)s)")
     parser.add_argument("--cpu", type=int, default=None,
                         help="CPU to pin the timing families to (default: the last one allowed)")
-    parser.add_argument("--families", nargs="+", choices=sorted(FAMILIES),
-                        help="run only these families")
+    parser.add_argument("--families", nargs="+", choices=sorted(FAMILIES), metavar="FAMILY",
+                        help="run only these families: " + ", ".join(FAMILIES))
     parser.add_argument("--plots-only", action="store_true",
                         help="redraw plots and claims.md of --out from its JSON, run nothing")
     args = parser.parse_args(argv)
