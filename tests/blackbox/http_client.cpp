@@ -170,12 +170,14 @@ std::string HttpConnection::read_raw(std::size_t max, std::chrono::milliseconds 
 }
 
 bool HttpConnection::wait_closed(std::chrono::milliseconds timeout) {
+  return wait_close(timeout) != ReadStatus::Timeout;
+}
+
+ReadStatus HttpConnection::wait_close(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
     buffer_.clear();  // discarded: only the close matters here
-    ReadStatus s = fill(deadline);
-    if (s == ReadStatus::Closed || s == ReadStatus::Reset) return true;
-    if (s == ReadStatus::Timeout) return false;
+    if (ReadStatus s = fill(deadline); s != ReadStatus::Ok) return s;
   }
 }
 

@@ -74,6 +74,9 @@ class HttpConnection {
   // True once the server has closed its side (EOF or reset) within the
   // timeout; bytes still arriving are discarded. False if it stays open.
   bool wait_closed(std::chrono::milliseconds timeout = 5s);
+  // The same, saying how: Closed (FIN, a graceful close), Reset (RST: the
+  // server closed with input unread, or aborted), or Timeout.
+  ReadStatus wait_close(std::chrono::milliseconds timeout = 5s);
 
   // True if nothing at all arrives within `quiet` (the server is still busy
   // elsewhere, or has nothing to say) and the connection stays open.
