@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <string>
 
 #include "net/socket.hpp"
 #include "servers/common/shutdown.hpp"
@@ -72,14 +71,14 @@ void Reactor::finish_cpu_job(const CpuJob& job) {
 
 void Reactor::log_counters() const {
   const Counters& c = counters_;
-  std::fprintf(
-      stderr,
-      "server-epoll: reactor %d: %llu connections, %llu requests, %llu bad requests, "
-      "%llu header timeouts, %llu resets, %llu shed at the fd limit, %llu accept pauses\n",
-      index_, static_cast<unsigned long long>(c.connections),
-      static_cast<unsigned long long>(c.requests), static_cast<unsigned long long>(c.bad_requests),
-      static_cast<unsigned long long>(c.header_timeouts), static_cast<unsigned long long>(c.resets),
-      static_cast<unsigned long long>(c.shed), static_cast<unsigned long long>(c.accept_pauses));
+  auto n = [](std::uint64_t value) { return static_cast<unsigned long long>(value); };
+  // With --processes every worker has its own reactor 0, 1, ...: the pid tells them apart.
+  std::fprintf(stderr,
+               "server-epoll: pid %d reactor %d: %llu connections, %llu requests, "
+               "%llu bad requests, %llu header timeouts, %llu resets, %llu shed at the fd limit, "
+               "%llu accept pauses\n",
+               static_cast<int>(::getpid()), index_, n(c.connections), n(c.requests),
+               n(c.bad_requests), n(c.header_timeouts), n(c.resets), n(c.shed), n(c.accept_pauses));
 }
 
 }  // namespace iomodels::epoll
