@@ -32,8 +32,8 @@ constexpr std::string_view kResponse =
 
 struct Connection {
   Fd fd;
-  int matched = 0;      // how much of "\r\n\r\n" the last read ended with
-  std::string unsent;   // what the socket did not take (a slow client)
+  int matched = 0;     // how much of "\r\n\r\n" the last read ended with
+  std::string unsent;  // what the socket did not take (a slow client)
   bool watching_out = false;
 };
 

@@ -35,9 +35,12 @@ struct Connection {
   explicit Connection(Fd socket) : fd(std::move(socket)) {}
 
   Fd fd;
-  std::optional<http::RequestParser> parser;  // only while a request arrives
-  http::OutputQueue sending;  // the bytes of the send in flight; frozen meanwhile
-  http::OutputQueue queued;   // responses made while a send is in flight
+  // Borrowed from the server's pool only while a request is arriving.
+  std::optional<http::RequestParser> parser;
+  // The bytes of the send in flight (frozen meanwhile), and the responses
+  // made while it is in flight.
+  http::OutputQueue sending;
+  http::OutputQueue queued;
   // Input that arrived behind a /sleep request: parsed after its answer, so
   // pipelined answers stay in order. Empty otherwise.
   std::string unparsed;

@@ -40,7 +40,8 @@ std::string unsupported_reason() {
   io_uring ring{};
   if (int rc = io_uring_queue_init(8, &ring, 0); rc < 0) {
     return std::string("io_uring_setup failed: ") + std::strerror(-rc) +
-           (rc == -EPERM ? " (disabled by sysctl kernel.io_uring_disabled or a seccomp profile)" : "");
+           (rc == -EPERM ? " (disabled by sysctl kernel.io_uring_disabled or a seccomp profile)"
+                         : "");
   }
   std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&ring),
                                                                    io_uring_free_probe);
@@ -50,10 +51,11 @@ std::string unsupported_reason() {
     int op;
     const char* name;
   };
-  for (Needed n : {Needed{IORING_OP_ACCEPT, "accept"}, Needed{IORING_OP_RECV, "recv"},
-                   Needed{IORING_OP_SENDMSG, "sendmsg"}, Needed{IORING_OP_READ, "read"},
-                   Needed{IORING_OP_TIMEOUT, "timeout"}, Needed{IORING_OP_LINK_TIMEOUT, "link timeout"},
-                   Needed{IORING_OP_ASYNC_CANCEL, "cancel"}}) {
+  for (Needed n :
+       {Needed{IORING_OP_ACCEPT, "accept"}, Needed{IORING_OP_RECV, "recv"},
+        Needed{IORING_OP_SENDMSG, "sendmsg"}, Needed{IORING_OP_POLL_ADD, "poll"},
+        Needed{IORING_OP_TIMEOUT, "timeout"}, Needed{IORING_OP_LINK_TIMEOUT, "link timeout"},
+        Needed{IORING_OP_ASYNC_CANCEL, "cancel"}}) {
     if (!io_uring_opcode_supported(probe.get(), n.op)) {
       return std::string("io_uring lacks the ") + n.name + " operation";
     }
@@ -92,7 +94,8 @@ void Ring::setup_buffers() {
   // buffers themselves follow it in the same mapping.
   const std::size_t ring_bytes = kBufferCount * sizeof(io_uring_buf);
   map_size_ = ring_bytes + std::size_t{kBufferCount} * kBufferSize;
-  void* memory = mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* memory =
+      mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) fail(errno, "mmap(provided buffers)");
   buf_ring_ = static_cast<io_uring_buf_ring*>(memory);
   buffers_ = static_cast<char*>(memory) + ring_bytes;
@@ -130,7 +133,9 @@ bool Ring::submit_and_wait() {
   return rc >= 0 || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY;
 }
 
-void Ring::submit() { io_uring_submit(&ring_); }
+void Ring::submit() {
+  io_uring_submit(&ring_);
+}
 
 std::span<char> Ring::buffer(unsigned id, std::size_t length) {
   return {buffers_ + std::size_t{id} * kBufferSize, length};

@@ -2,11 +2,11 @@
 
 #include <sys/socket.h>
 
+#include <poll.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <poll.h>
 
 #include "net/socket.hpp"
 #include "protocol/router.hpp"
@@ -126,10 +126,11 @@ void UringServer::on_accept(int result, unsigned flags) {
     // EMFILE/ENFILE when out of descriptors, ECONNABORTED for a client gone
     // before we took it: counted and logged sparingly, never fatal.
     if (accept_errors_++ % 1000 == 0) {
-      std::fprintf(stderr, "server-uring: accept: %s (%llu errors so far)\n", std::strerror(-result),
-                   static_cast<unsigned long long>(accept_errors_));
+      std::fprintf(stderr, "server-uring: accept: %s (%llu errors so far)\n",
+                   std::strerror(-result), static_cast<unsigned long long>(accept_errors_));
     }
-    if (!more && (result == -EMFILE || result == -ENFILE || result == -ENOBUFS || result == -ENOMEM)) {
+    if (!more &&
+        (result == -EMFILE || result == -ENFILE || result == -ENOBUFS || result == -ENOMEM)) {
       arm_accept_retry();
       return;
     }
