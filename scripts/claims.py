@@ -218,13 +218,14 @@ def thread_memory(micro: dict, macro: Macro) -> Claim:
     c = default["counters"]
     rss = c.get("rss_bytes_per_thread", 0)
     kstack = c.get("kernel_stack_bytes_per_thread", 0)
-    slab = c.get("kernel_slab_bytes_per_thread", 0)
+    # task_struct, not the machine-wide slab total that others' frees blur.
+    slab = c.get("task_struct_bytes_per_thread", 0)
     virt = c.get("virtual_bytes_per_thread", 0)
     # Machine-wide kernel figures can dip below zero with others' frees.
     resident = rss + max(kstack, 0) + max(slab, 0)
     micro_text = (f"1 000 blocked threads, default stack ({size(c.get('stack_bytes', 0))}): "
-                  f"virtual {size(virt)}, RSS {size(rss)} + kernel stack {size(kstack)} + kernel "
-                  f"slab {size(slab)} per thread")
+                  f"virtual {size(virt)}, RSS {size(rss)} + kernel stack {size(kstack)} + "
+                  f"task_struct {size(slab)} per thread")
     if small:
         s = small["counters"]
         micro_text += (f"; 64 KiB stacks: virtual {size(s.get('virtual_bytes_per_thread', 0))}, "

@@ -126,7 +126,7 @@ def thread_memory(results: dict, out: Path) -> list[Path]:
         return []
     measures = [("virtual size", "virtual_bytes_per_thread"), ("RSS (user)", "rss_bytes_per_thread"),
                 ("kernel stack", "kernel_stack_bytes_per_thread"),
-                ("kernel slab", "kernel_slab_bytes_per_thread")]
+                ("kernel task_struct", "task_struct_bytes_per_thread")]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     width = 0.8 / len(measures)
     for i, (label, key) in enumerate(measures):

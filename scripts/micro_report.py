@@ -52,7 +52,9 @@ def _rows(r: dict) -> list[tuple[str, str, str]]:
             for label, key in (("virtual size", "virtual_bytes_per_thread"),
                                ("RSS", "rss_bytes_per_thread"),
                                ("kernel stack", "kernel_stack_bytes_per_thread"),
-                               ("kernel objects (slab)", "kernel_slab_bytes_per_thread")):
+                               ("kernel task_struct", "task_struct_bytes_per_thread"),
+                               ("all kernel slab objects (noisy: machine-wide)",
+                                "kernel_slab_bytes_per_thread")):
                 if key in c:
                     rows.append((f"blocked thread, {stack} stack: {label}", size(c[key]), name))
     for name, e in sorted(r.items()):
