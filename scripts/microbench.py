@@ -140,15 +140,19 @@ def main(argv: list[str]) -> int:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         args.out = REPO / "results" / f"micro-{stamp}"
     out: Path = args.out
+    families = args.families or list(FAMILIES)
+    build = args.build.resolve()
+    # Before anything is created: a missing build leaves no empty run folder.
+    programs = {} if args.plots_only else {
+        f: find_program(build, FAMILIES[f][0]) for f in families}
     out.mkdir(parents=True, exist_ok=True)
 
     failed = []
     if not args.plots_only:
-        build = args.build.resolve()
         started = time.monotonic()
-        for family in args.families or FAMILIES:
-            program_name, bench_filter, pinned, repeatable = FAMILIES[family]
-            program = find_program(build, program_name)
+        for family in families:
+            _, bench_filter, pinned, repeatable = FAMILIES[family]
+            program = programs[family]
             if not run_family(program, family, bench_filter, args.cpu if pinned else None, out,
                               args.min_time, args.repetitions if repeatable else 1):
                 failed.append(family)
