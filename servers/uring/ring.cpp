@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <system_error>
@@ -125,7 +126,14 @@ Ring::~Ring() {
 
 io_uring_sqe* Ring::sqe(unsigned together) {
   if (io_uring_sq_space_left(&ring_) < together) io_uring_submit(&ring_);
-  return io_uring_get_sqe(&ring_);
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    // The kernel took no entries (it refuses new work while completions
+    // it could not post are pending): nothing sensible is left to do.
+    std::fprintf(stderr, "server-uring: submission queue stuck full\n");
+    std::abort();
+  }
+  return sqe;
 }
 
 bool Ring::submit_and_wait() {

@@ -68,13 +68,15 @@ class UringServer {
 
   Fd listener_;
   ServerConfig config_;
-  Ring ring_;
   std::vector<std::unique_ptr<Connection>> connections_;  // indexed by fd
   std::vector<http::RequestParser> spare_parsers_;
   std::uint64_t shutdown_counter_ = 0;  // the eventfd read lands here
   __kernel_timespec accept_retry_time_{};
   std::uint64_t accept_errors_ = 0;
   bool stopping_ = false;
+  // Declared last, so destroyed first: closing the ring cancels what is still
+  // in flight before the connections it points into are freed.
+  Ring ring_;
 };
 
 }  // namespace iomodels::uring
