@@ -123,6 +123,45 @@ void BM_EpollWait(benchmark::State& state) {
 // Iterations are chosen by wall time so that a busy machine does not stretch
 // the run; the figure to read is the CPU time, which the other processes on
 // the CPU do not inflate.
+// The other half of "O(ready)": N fixed at 10 000, R of them ready. The cost
+// follows R: the kernel walks its ready list and copies R events out.
+void BM_EpollWaitReady(benchmark::State& state) {
+  const auto ready = static_cast<std::size_t>(state.range(0));
+  constexpr std::size_t kTotal = 10000;
+  run_or_skip(state, [&] {
+    raise_fd_limit();
+    // Connections of their own: a byte written into the shared idle pool
+    // would make those sockets ready for the other benchmarks too.
+    LoopbackConnections readable(ready);
+    const char byte = 'x';
+    std::vector<int> fds;
+    for (std::size_t i = 0; i < ready; ++i) {
+      if (::write(readable.ends()[2 * i].get(), &byte, 1) != 1) {
+        throw std::system_error(errno, std::generic_category(), "write to loopback");
+      }
+      fds.push_back(readable.ends()[2 * i + 1].get());
+    }
+    LoopbackConnections& idle = shared_idle_connections();
+    idle.grow(kTotal / 2);
+    for (std::size_t i = 0; fds.size() < kTotal; ++i) fds.push_back(idle.ends()[i].get());
+
+    Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+    for (int fd : fds) {
+      epoll_event interest{.events = EPOLLIN, .data = {.fd = fd}};
+      if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &interest) != 0) {
+        throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+      }
+    }
+    std::vector<epoll_event> events(ready);
+    for (auto _ : state) {
+      const int got = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(ready), 0);
+      if (got != static_cast<int>(ready)) state.SkipWithError("epoll_wait() missed ready sockets");
+    }
+    state.counters["fds"] = static_cast<double>(kTotal);
+    state.counters["ready"] = static_cast<double>(ready);
+  });
+}
+
 void watched_counts(benchmark::internal::Benchmark* b) {
   for (auto n : kWatched) b->Arg(n);
   b->ArgName("fds");
@@ -131,6 +170,7 @@ void watched_counts(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Select)->Apply(watched_counts)->UseRealTime();
 BENCHMARK(BM_Poll)->Apply(watched_counts)->UseRealTime();
 BENCHMARK(BM_EpollWait)->Apply(watched_counts)->UseRealTime();
+BENCHMARK(BM_EpollWaitReady)->ArgName("ready")->Arg(1)->Arg(10)->Arg(100)->Arg(1000)->UseRealTime();
 
 }  // namespace
 }  // namespace iomodels::microbench

@@ -41,7 +41,8 @@ def main() -> int:
     check(text.count("\n| ") >= CLAIMS + 1, "the table lacks a row per claim")
     # The fixture: blocking flat under /sleep (holds); 8 MiB virtual but tens
     # of KiB resident (does not hold); 192 B per watch (holds); a futex
-    # hand-off 966x a callback and 2.0x a kernel-woken loop event (holds);
+    # hand-off hundreds of times a callback, and an eventfd hand-off between
+    # threads over 1.5x the same inside one loop (holds);
     # pool 1.78x the CPU per request (holds); epoll_wait flat and the macro
     # run keeps 95% of its throughput beside idle connections (holds).
     expected = ["holds", "does not hold", "holds", "holds", "holds", "holds"]

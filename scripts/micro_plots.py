@@ -65,6 +65,29 @@ def readiness(results: dict, out: Path) -> list[Path]:
     return _save(fig, out, "readiness_vs_fds")
 
 
+def epoll_ready(results: dict, out: Path) -> list[Path]:
+    points = sorted((int(n.rsplit(":", 1)[1]), e["cpu_ns"] / 1e3) for n, e in results.items()
+                    if n.startswith("BM_EpollWaitReady/ready:") and not e["error"])
+    if not points:
+        return []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs, ys = zip(*points)
+    ax.plot(xs, ys, marker="o", color="tab:green", label="epoll_wait(), 10 000 watched")
+    poll = results.get("BM_Poll/fds:10000")
+    if poll and not poll["error"]:
+        ax.axhline(poll["cpu_ns"] / 1e3, color="tab:orange", linestyle="--",
+                   label="poll(), 10 000 watched, 1 ready")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ready sockets R among 10 000 watched")
+    ax.set_ylabel("CPU time per call (µs)")
+    ax.set_title("epoll_wait() costs O(ready), not O(watched)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    _footer(fig, out)
+    return _save(fig, out, "epoll_ready")
+
+
 HANDOFFS = [("pipe", "BM_PingPong/pipe"), ("eventfd", "BM_PingPong/eventfd"),
             ("condition\nvariable", "BM_PingPong/condvar"), ("futex", "BM_PingPong/futex"),
             ("event loop:\nepoll + eventfd", "BM_PingPong/loop_eventfd_epoll"),
@@ -152,6 +175,6 @@ def draw_all(run_dir: Path) -> list[Path]:
     results = micro_results.load(run_dir)
     out = micro_results.micro_dir(run_dir) or run_dir
     paths: list[Path] = []
-    for draw in (readiness, context_switch, thread_cost, thread_memory):
+    for draw in (readiness, epoll_ready, context_switch, thread_cost, thread_memory):
         paths += draw(results, out)
     return paths

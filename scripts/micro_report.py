@@ -45,6 +45,9 @@ def _rows(r: dict) -> list[tuple[str, str, str]]:
                 rows.append((f"{call} finding 1 ready among {n}", "impossible: " + e["error"], name))
             elif e:
                 rows.append((f"{call} finding 1 ready among {n} (CPU)", ns(e["cpu_ns"]), name))
+    for ready in (1, 10, 100, 1000):
+        timed(f"epoll_wait() with {ready} ready among 10000 (CPU)",
+              f"BM_EpollWaitReady/ready:{ready}", "cpu_ns")
     for name, e in sorted(r.items()):
         if name.startswith("BM_BlockedThreadsMemory/") and not e["error"]:
             c = e["counters"]
@@ -97,6 +100,7 @@ def write(run_dir: Path) -> Path:
     lines += [f"| {w} | {f.replace('|', '/')} | `{b}` |" for w, f, b in _rows(results)]
     lines.append("")
     for stem, caption in (("readiness_vs_fds", "Readiness cost against watched sockets"),
+                          ("epoll_ready", "epoll_wait cost against ready sockets"),
                           ("context_switch", "Hand-off between threads vs inside an event loop"),
                           ("thread_cost", "Call, pool hand-off, new thread"),
                           ("thread_memory", "Memory per blocked thread")):

@@ -31,7 +31,7 @@ import micro_results  # noqa: E402
 
 # family -> (program, --benchmark_filter, pinned to one CPU?, repeatable?)
 FAMILIES = {
-    "readiness": ("microbench", "^BM_(Select|Poll|EpollWait)/", True, True),
+    "readiness": ("microbench", "^BM_(Select|Poll|EpollWait|EpollWaitReady)/", True, True),
     "thread_cost": ("microbench", "^BM_(FunctionCall|ThreadCreateJoin|PoolHandOff)(/|$)", True, True),
     # Memory deltas: pinning would only slow the start of 1 000 threads. Only
     # the first run in a process is clean: glibc keeps the stacks of exited
