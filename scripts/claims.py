@@ -522,16 +522,17 @@ def _protocol_share(micro: dict, macro: Macro) -> Optional[str]:
     return text + "."
 
 
-def claims_markdown(run_dir) -> str:
+def claims_markdown(run_dir, heading: bool = True) -> str:
+    """The section as markdown; heading=False leaves out its "## " title for
+    a caller that writes its own."""
     run_dir = Path(run_dir)
     micro, macro = micro_results.load(run_dir), Macro(run_dir)
     claims = [check(micro, macro) for check in CLAIMS]
     m = micro_results.machine(run_dir)
     where = (f"{m.get('cpu_model', 'unknown CPU')}, {m.get('cpus', '?')} CPUs, "
              f"Linux {m.get('kernel', '?')}" if m else "the machine of this run")
-    lines = [
-        "## The claims, measured",
-        "",
+    lines = ["## The claims, measured", ""] if heading else []
+    lines += [
         f"Each claim of the \"why Node.js\" article beside what this run measured on {where}. "
         "The verdicts are computed by `scripts/claims.py` from the figures, with the thresholds "
         "explained there; a figure is this machine's, not a universal constant.",
