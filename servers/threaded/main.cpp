@@ -63,8 +63,9 @@ int main(int argc, char** argv) {
     cli.fail(std::string(e.what()) + " (a smaller --pool or --stack-kib may fit)");
   }
   const std::string queue = options.pool ? ", accept queue " + std::to_string(options.queue) : "";
-  std::fprintf(stderr, "server-threaded: %s, %zu KiB of stack each%s\n", workers->describe().c_str(),
-               thread_stack_bytes(options.threads) / 1024, queue.c_str());
+  std::fprintf(stderr, "server-threaded: %s, %zu KiB of stack each%s\n",
+               workers->describe().c_str(), thread_stack_bytes(options.threads) / 1024,
+               queue.c_str());
   announce_listening(listener.get());
 
   while (!shutdown::requested()) {

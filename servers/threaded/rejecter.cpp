@@ -16,14 +16,18 @@ Rejecter::Rejecter(std::string server_name, const ThreadOptions& threads)
   int rc = start_thread(
       threads,
       [this] {
-        while (std::optional<Fd> connection = closing_.pop()) lingering_close(std::move(*connection));
+        while (std::optional<Fd> connection = closing_.pop())
+          lingering_close(std::move(*connection));
       },
       &closer_);
-  if (rc != 0) throw std::system_error(rc, std::generic_category(), "cannot start the closer thread");
+  if (rc != 0)
+    throw std::system_error(rc, std::generic_category(), "cannot start the closer thread");
   running_ = true;
 }
 
-Rejecter::~Rejecter() { stop(); }
+Rejecter::~Rejecter() {
+  stop();
+}
 
 void Rejecter::stop() {
   if (!running_) return;

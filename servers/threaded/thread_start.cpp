@@ -7,7 +7,9 @@
 namespace iomodels {
 namespace {
 
-std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+std::size_t page_size() {
+  return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
 
 std::size_t round_to_pages(std::size_t bytes) {
   const std::size_t page = page_size();

@@ -39,15 +39,16 @@ const char* const kThreadedSummary =
     "--header-timeout-ms is enforced (SO_RCVTIMEO on each connection).";
 
 ThreadedOptions parse_threaded_options(ServerCommandLine& cli, int argc, char** argv) {
-  cli.model_options().add_options()
-      ("pool", po::value<long long>()->default_value(kDefaultPool),
-       "worker threads started up front (one client each at a time; 128 because workers mostly "
-       "block, so this is the number of clients served at once, not a CPU count); "
-       "0 = a new thread per connection")
-      ("queue", po::value<long long>()->default_value(kDefaultQueue),
-       "accepted connections that may wait for a busy pool; beyond that: 503 (ignored with --pool 0)")
-      ("stack-kib", po::value<long long>()->default_value(0),
-       "stack size of each connection thread in KiB; 0 = the C library's default (ulimit -s)");
+  cli.model_options().add_options()(
+      "pool", po::value<long long>()->default_value(kDefaultPool),
+      "worker threads started up front (one client each at a time; 128 because workers mostly "
+      "block, so this is the number of clients served at once, not a CPU count); "
+      "0 = a new thread per connection")(
+      "queue", po::value<long long>()->default_value(kDefaultQueue),
+      "accepted connections that may wait for a busy pool; beyond that: 503 "
+      "(unused with --pool 0)")(
+      "stack-kib", po::value<long long>()->default_value(0),
+      "stack size of each connection thread in KiB; 0 = the C library's default (ulimit -s)");
   ThreadedOptions options;
   options.server = cli.parse(argc, argv);
 
@@ -66,7 +67,8 @@ ThreadedOptions parse_threaded_options(ServerCommandLine& cli, int argc, char** 
   const std::size_t stack_kib = in_range("stack-kib", 0, kMaxStackKib);
   options.threads.stack_bytes = stack_kib * 1024;
   if (stack_kib != 0 && options.threads.stack_bytes < min_thread_stack_bytes()) {
-    cli.fail("--stack-kib must be 0 or at least " + std::to_string(min_thread_stack_bytes() / 1024));
+    cli.fail("--stack-kib must be 0 or at least " +
+             std::to_string(min_thread_stack_bytes() / 1024));
   }
   return options;
 }

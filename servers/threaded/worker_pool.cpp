@@ -22,11 +22,12 @@ class WorkerPool final : public Workers {
     threads_.reserve(size);
     for (std::size_t i = 0; i < size; ++i) {
       pthread_t id{};
-      if (int rc = start_thread(threads, [this] { work(); }, &id)) {
+      if (int rc = start_thread(
+              threads, [this] { work(); }, &id)) {
         stop_and_join();
-        throw std::system_error(rc, std::generic_category(),
-                                "cannot start worker thread " + std::to_string(i + 1) + " of " +
-                                    std::to_string(size));
+        throw std::system_error(
+            rc, std::generic_category(),
+            "cannot start worker thread " + std::to_string(i + 1) + " of " + std::to_string(size));
       }
       threads_.push_back(id);
     }

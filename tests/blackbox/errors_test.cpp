@@ -19,7 +19,9 @@ struct BadRequest {
   const char* allow = nullptr;  // the Allow header a 405 must carry
 };
 
-std::string huge_header() { return "X-Big: " + std::string(9000, 'h') + "\r\n"; }
+std::string huge_header() {
+  return "X-Big: " + std::string(9000, 'h') + "\r\n";
+}
 
 const BadRequest kBadRequests[] = {
     {"GarbageRequestLine", "GARBAGE\r\n\r\n", 400},
@@ -34,11 +36,13 @@ const BadRequest kBadRequests[] = {
     {"DeleteBytes", "DELETE /bytes/10 HTTP/1.1\r\nHost: test\r\n\r\n", 405, "GET"},
     {"GetEcho", get_request("/echo"), 405, "POST"},
     {"PostWithoutLength", "POST /echo HTTP/1.1\r\nHost: test\r\n\r\n", 411},
-    {"BodyOverMaxBody", "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 8388609\r\n\r\n", 413},
+    {"BodyOverMaxBody", "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 8388609\r\n\r\n",
+     413},
     {"HugeHeader", get_request("/hello", huge_header()), 431},
     {"HugeRequestLine", get_request("/" + std::string(9000, 'a')), 431},
     {"ChunkedBody",
-     "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+     "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
      501},
     {"TransferEncodingOnGet", get_request("/hello", "Transfer-Encoding: gzip\r\n"), 501},
     {"Http2", "GET / HTTP/2.0\r\nHost: test\r\n\r\n", 505},
@@ -148,7 +152,9 @@ TEST_F(ErrorHandling, SmallerLimitsFromTheCommandLine) {
 
 // Models that cannot enforce --header-timeout-ms say so in --help (SPEC §3);
 // list them here and the 408 checks skip them. None so far.
-bool enforces_header_timeout(const std::string& model) { return model != "none-so-far"; }
+bool enforces_header_timeout(const std::string& model) {
+  return model != "none-so-far";
+}
 
 class HeaderTimeout : public BlackBox {
  protected:

@@ -74,11 +74,16 @@ std::size_t HttpResponse::header_count(std::string_view name) const {
 
 std::string_view to_string(ReadStatus status) {
   switch (status) {
-    case ReadStatus::Ok: return "ok";
-    case ReadStatus::Timeout: return "timeout";
-    case ReadStatus::Closed: return "closed by the server";
-    case ReadStatus::Reset: return "reset by the server";
-    case ReadStatus::Malformed: return "malformed response";
+    case ReadStatus::Ok:
+      return "ok";
+    case ReadStatus::Timeout:
+      return "timeout";
+    case ReadStatus::Closed:
+      return "closed by the server";
+    case ReadStatus::Reset:
+      return "reset by the server";
+    case ReadStatus::Malformed:
+      return "malformed response";
   }
   return "?";
 }
@@ -145,7 +150,8 @@ ReadResult HttpConnection::read_response(std::chrono::milliseconds timeout) {
   std::optional<std::string> length_text = result.response.header("Content-Length");
   std::uint64_t length = 0;
   if (!length_text) return {ReadStatus::Malformed, {}};
-  auto [end, ec] = std::from_chars(length_text->data(), length_text->data() + length_text->size(), length);
+  auto [end, ec] =
+      std::from_chars(length_text->data(), length_text->data() + length_text->size(), length);
   if (ec != std::errc{} || end != length_text->data() + length_text->size()) {
     return {ReadStatus::Malformed, {}};
   }
@@ -186,7 +192,9 @@ bool HttpConnection::stays_silent(std::chrono::milliseconds quiet) {
   return fill(Clock::now() + quiet) == ReadStatus::Timeout && buffer_.size() == before;
 }
 
-void HttpConnection::close_write() { ::shutdown(fd_.get(), SHUT_WR); }
+void HttpConnection::close_write() {
+  ::shutdown(fd_.get(), SHUT_WR);
+}
 
 void HttpConnection::reset() {
   linger abort{.l_onoff = 1, .l_linger = 0};

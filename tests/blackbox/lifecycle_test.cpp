@@ -39,10 +39,13 @@ TEST_F(Lifecycle, HelpExitsZero) {
 TEST_F(Lifecycle, BadOptionsExitTwoWithAMessage) {
   // --port 0 comes first wherever the port is not the point, so that a
   // server that wrongly starts does not take a fixed port.
-  const std::vector<std::vector<std::string>> bad = {
-      {"--port", "0", "--no-such-option"}, {"--port", "70000"}, {"--port", "http"},
-      {"--port", "0", "--backlog", "0"},    {"--port", "0", "--max-header-bytes", "x"},
-      {"--port", "0", "--header-timeout-ms", "0"}, {"--port", "0", "stray-argument"}};
+  const std::vector<std::vector<std::string>> bad = {{"--port", "0", "--no-such-option"},
+                                                     {"--port", "70000"},
+                                                     {"--port", "http"},
+                                                     {"--port", "0", "--backlog", "0"},
+                                                     {"--port", "0", "--max-header-bytes", "x"},
+                                                     {"--port", "0", "--header-timeout-ms", "0"},
+                                                     {"--port", "0", "stray-argument"}};
   for (const auto& args : bad) {
     std::string command;
     for (const std::string& a : args) command += a + " ";

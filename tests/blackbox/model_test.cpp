@@ -50,7 +50,8 @@ class Blocking : public BlackBox {
 
 TEST_F(Blocking, TwoSleepsTakeTurns) {
   auto start = Clock::now();
-  auto connections = send_on_new_connections(server(), 2, get_request("/sleep/200", "Connection: close\r\n"));
+  auto connections =
+      send_on_new_connections(server(), 2, get_request("/sleep/200", "Connection: close\r\n"));
   std::vector<long long> times = finish_times(connections, start);
   EXPECT_GE(*std::max_element(times.begin(), times.end()), 400) << "the two sleeps overlapped";
 }
@@ -80,7 +81,8 @@ class Threaded : public BlackBox {
 TEST_F(Threaded, PoolOfFourServesFourAtOnceAndTheFifthWaits) {
   start({"--pool", "4"});
   auto start = Clock::now();
-  auto connections = send_on_new_connections(server(), 5, get_request("/sleep/500", "Connection: close\r\n"));
+  auto connections =
+      send_on_new_connections(server(), 5, get_request("/sleep/500", "Connection: close\r\n"));
   std::vector<long long> times = finish_times(connections, start);
   std::sort(times.begin(), times.end());
   EXPECT_LT(times[3], 1000) << "four sleeps did not run at the same time";

@@ -134,7 +134,8 @@ ServerProcess::~ServerProcess() {
     }
   }
   const std::string err = stderr_text();
-  for (const char* report : {"AddressSanitizer", "ThreadSanitizer", "LeakSanitizer", "runtime error:"}) {
+  for (const char* report :
+       {"AddressSanitizer", "ThreadSanitizer", "LeakSanitizer", "runtime error:"}) {
     if (err.find(report) != std::string::npos) ADD_FAILURE() << "sanitizer report from the server";
   }
   if (::testing::Test::HasFailure()) {
@@ -168,7 +169,9 @@ int ServerProcess::thread_count() const {
   return count;
 }
 
-std::string ServerProcess::stderr_text() const { return read_file(stderr_path_); }
+std::string ServerProcess::stderr_text() const {
+  return read_file(stderr_path_);
+}
 
 ExitResult run_to_exit(const std::string& binary, const std::vector<std::string>& args,
                        std::chrono::milliseconds timeout) {

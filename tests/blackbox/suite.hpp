@@ -24,7 +24,9 @@ struct SuiteConfig {
 const SuiteConfig& suite();
 void set_suite(SuiteConfig config);
 
-inline void PrintTo(ReadStatus status, std::ostream* os) { *os << to_string(status); }
+inline void PrintTo(ReadStatus status, std::ostream* os) {
+  *os << to_string(status);
+}
 
 class BlackBox : public ::testing::Test {
  protected:
@@ -46,7 +48,7 @@ inline long long ms_since(std::chrono::steady_clock::time_point start) {
 }  // namespace iomodels::testing
 
 // Reads one response into `var`, failing the test unless it arrived whole.
-#define READ_OK(var, connection)                                                      \
-  ::iomodels::testing::ReadResult var##_result = (connection).read_response();        \
-  ASSERT_EQ(var##_result.status, ::iomodels::testing::ReadStatus::Ok);                \
+#define READ_OK(var, connection)                                               \
+  ::iomodels::testing::ReadResult var##_result = (connection).read_response(); \
+  ASSERT_EQ(var##_result.status, ::iomodels::testing::ReadStatus::Ok);         \
   const ::iomodels::testing::HttpResponse& var = var##_result.response

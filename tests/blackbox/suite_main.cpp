@@ -14,8 +14,12 @@ namespace {
 SuiteConfig g_config;
 }
 
-const SuiteConfig& suite() { return g_config; }
-void set_suite(SuiteConfig config) { g_config = std::move(config); }
+const SuiteConfig& suite() {
+  return g_config;
+}
+void set_suite(SuiteConfig config) {
+  g_config = std::move(config);
+}
 
 ServerProcess& BlackBox::start(const std::vector<std::string>& args) {
   server_ = std::make_unique<ServerProcess>(suite().binary, args);
