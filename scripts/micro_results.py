@@ -17,11 +17,22 @@ _STANDARD = {
 }
 
 
+def _is_benchmark_json(path: Path) -> bool:
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and "benchmarks" in report
+
+
 def micro_dir(run_dir: Path) -> Optional[Path]:
-    """The folder holding the micro JSON: run_dir/micro (a bench run) or
-    run_dir itself (a `make microbench` run); None if neither has any."""
-    for candidate in (run_dir / "micro", run_dir):
-        if candidate.is_dir() and any(candidate.glob("*.json")):
+    """The folder holding the micro JSON: run_dir/micro (a bench run, whose
+    own folder holds other JSON: plan, notices, machine) or run_dir itself (a
+    `make microbench` run); None if neither holds Google Benchmark output."""
+    run_dir = Path(run_dir)
+    candidates = [run_dir / "micro"] if (run_dir / "micro").is_dir() else [run_dir]
+    for candidate in candidates:
+        if candidate.is_dir() and any(_is_benchmark_json(p) for p in candidate.glob("*.json")):
             return candidate
     return None
 
@@ -51,6 +62,8 @@ def load_file(path: Path) -> dict[str, dict]:
     try:
         report = json.loads(path.read_text())
     except (OSError, ValueError):
+        return {}
+    if not isinstance(report, dict):
         return {}
     results: dict[str, dict] = {}
     for bench in report.get("benchmarks", []):
@@ -84,12 +97,18 @@ def load(run_dir: Path) -> dict[str, dict]:
 
 
 def machine(run_dir: Path) -> dict:
-    """machine.json of the micro run, {} if absent."""
+    """machine.json of the micro run, else the bench run's; {} if absent.
+    Both have cpu_model and kernel; the CPU count is `cpus` or `cores_online`."""
     folder = micro_dir(Path(run_dir))
-    try:
-        return json.loads((folder / "machine.json").read_text()) if folder else {}
-    except (OSError, ValueError):
-        return {}
+    for path in ([folder / "machine.json"] if folder else []) + [Path(run_dir) / "machine.json"]:
+        try:
+            found = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(found, dict):
+            found.setdefault("cpus", found.get("cores_online", "?"))
+            return found
+    return {}
 
 
 def context(run_dir: Path) -> dict:
@@ -99,9 +118,9 @@ def context(run_dir: Path) -> dict:
         return {}
     for path in sorted(folder.glob("*.json")):
         try:
-            ctx = json.loads(path.read_text()).get("context")
+            report = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if ctx:
-            return ctx
+        if isinstance(report, dict) and report.get("context"):
+            return report["context"]
     return {}
