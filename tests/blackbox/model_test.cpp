@@ -178,6 +178,23 @@ TEST_F(Threaded, SigtermWithManyIdleClientsOnPoolZero) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
 }
 
+// Completion-based I/O is event-driven too: /sleep arms a timer and the
+// loop keeps serving others.
+class Uring : public BlackBox {
+ protected:
+  void SetUp() override {
+    if (!model_is("uring")) GTEST_SKIP() << "uring model only";
+    start();
+  }
+};
+
+TEST_F(Uring, Overlaps200Sleeps) {
+  auto start = Clock::now();
+  auto connections = send_on_new_connections(server(), 200, get_request("/sleep/200"));
+  std::vector<long long> times = finish_times(connections, start);
+  EXPECT_LT(*std::max_element(times.begin(), times.end()), 1000);
+}
+
 class Epoll : public BlackBox {
  protected:
   void SetUp() override {
