@@ -91,6 +91,12 @@ struct RequestParser::State {
   static int on_header_field(http_parser* p, const char* at, std::size_t len) {
     State& s = of(p);
     if (s.header_too_big(at + len)) return s.fail(431, "header section too large");
+    // Debian builds http-parser non-strict, which lets spaces into a header
+    // name: "Transfer-Encoding : chunked" would then escape the 501 check.
+    // RFC 9112 §5.1: whitespace before the colon MUST be answered with 400.
+    if (std::string_view(at, len).find_first_of(" \t") != std::string_view::npos) {
+      return s.fail(400, "whitespace in a header name");
+    }
     if (s.field_done) {
       s.field.clear();
       s.field_done = false;
