@@ -89,6 +89,24 @@ TEST_F(Threaded, PoolOfFourServesFourAtOnceAndTheFifthWaits) {
   EXPECT_GE(times[4], 1000) << "the fifth did not wait for a worker";
 }
 
+// The counterpoint to the event loop: the kernel preempts a worker that
+// burns CPU, so a /hello on another connection does not wait for it.
+TEST_F(Threaded, CpuWorkOnOneWorkerDoesNotHoldUpAnother) {
+  start({"--pool", "4"});
+  HttpConnection busy = server().connect();
+  HttpConnection other = server().connect();
+  auto start = Clock::now();
+  ASSERT_TRUE(busy.send(get_request("/cpu/500000")));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(other.send(get_request("/hello")));
+  READ_OK(hello, other);
+  const long long hello_done = ms_since(start);
+  EXPECT_EQ(hello.status, 200);
+  READ_OK(cpu, busy);
+  EXPECT_EQ(cpu.status, 200);
+  EXPECT_LT(hello_done, ms_since(start)) << "/hello waited for the CPU burn";
+}
+
 TEST_F(Threaded, FullQueueAnswers503) {
   start({"--pool", "2", "--queue", "1"});
   // Two clients hold the two workers (keep-alive, idle) ...
