@@ -152,6 +152,24 @@ TEST(LoadgenRun, RequestsSendsExactlyN) {
   EXPECT_EQ(server.requests_seen(), 5003u);
 }
 
+TEST(LoadgenRun, WarmupIsExcluded) {
+  TestServer server;
+  const Output o = loadgen({"-c", "2", "-w", "1s", "-d", "1s", url(server.port())});
+  ASSERT_EQ(o.status, 0) << o.out << o.err;
+  expect_consistent(o.result);
+  EXPECT_NEAR(o.result["duration_s"].get<double>(), 1.0, 0.05);
+  // The server answered during the warm-up too; none of that is counted.
+  EXPECT_GT(server.requests_seen(), u(o.result, "sent"));
+  EXPECT_LE(o.result["timeline"].size(), 2u);
+}
+
+TEST(LoadgenRun, ConnectRateRampsUp) {
+  TestServer server;
+  const Output o = loadgen({"-c", "5", "--connect-rate", "10", "-d", "1s", url(server.port())});
+  ASSERT_EQ(o.status, 0) << o.out << o.err;
+  EXPECT_EQ(u(o.result["connections"], "opened"), 5u);
+}
+
 TEST(LoadgenRun, ConnRequestsReconnects) {
   TestServer server;
   const Output o = loadgen({"-c", "2", "-n", "200", "--conn-requests", "10", url(server.port())});
@@ -236,6 +254,12 @@ TEST(LoadgenRun, Sleep20MedianOnServerEpoll) {
   const Output bytes = loadgen({"-c", "4", "-n", "2000", url(port, "/bytes/5000")});
   EXPECT_EQ(bytes.status, 0) << bytes.out << bytes.err;
   EXPECT_EQ(u(bytes.result["errors"], "body"), 0u);
+  // POST /echo with a body and an extra header, pipelined.
+  const Output echo = loadgen({"-c", "2", "-n", "500", "-p", "4", "-b", "hello, echo", "-H",
+                               "X-Test: 1", url(port, "/echo")});
+  EXPECT_EQ(echo.status, 0) << echo.out << echo.err;
+  EXPECT_EQ(u(echo.result["status"], "200"), 500u);
+  EXPECT_EQ(echo.result["config"]["method"], "POST");
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   fclose(out);
