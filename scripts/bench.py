@@ -148,6 +148,8 @@ def main(argv: list[str]) -> int:
 
     # A Ctrl-C must reach only this process: the children run in sessions of
     # their own, and measure() stops them before the report is written.
+    # SIGTERM (a CI timeout, docker stop) is treated the same way.
+    signal.signal(signal.SIGTERM, _interrupt)
     complete = measure(profile, specs, settings, run_dir)
     if not complete:
         notices.append("run interrupted: the report shows only the points measured before Ctrl-C")
@@ -162,6 +164,10 @@ def main(argv: list[str]) -> int:
             latest.unlink()
         latest.symlink_to(run_dir.name)
     return 0 if complete else 130
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt
 
 
 def run_micro(build: Path, run_dir: Path, notices: list[str]) -> None:

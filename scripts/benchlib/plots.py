@@ -91,16 +91,18 @@ class Drawer:
                 ys.append(y * scale)
                 lo.append((y - (_num(e.get(col + "_lo")) or y)) * scale)
                 hi.append(((_num(e.get(col + "_hi")) or y) - y) * scale)
-                hollow.append(bool(_num(e.get("client_bound"))))
+                hollow.append((bool(_num(e.get("client_bound"))), bool(_num(e.get("starved")))))
             if not xs:
                 continue
             drawn = True
             ax.plot(xs, ys, label=self.labels[model], **style)
             if any(lo) or any(hi):
                 ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor=c, capsize=2, linewidth=1)
-            for x, y, h in zip(xs, ys, hollow):
-                ax.plot([x], [y], marker="o", markersize=5, color=c,
-                        markerfacecolor="white" if h else c)
+            for x, y, (bound, starved) in zip(xs, ys, hollow):
+                # A triangle: some connections got no answer at all (see
+                # summary.starved); hollow: the client's core was saturated.
+                ax.plot([x], [y], marker="v" if starved else "o", markersize=7 if starved else 5,
+                        color=c, markerfacecolor="white" if bound else c)
         return drawn
 
     def save(self, fig, name: str, title: str, caption: str) -> None:

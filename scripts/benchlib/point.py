@@ -45,10 +45,11 @@ def loadgen_argv(settings: Settings, spec: ServerSpec, pt: Point, url: str, out:
                  connections: int, rate: Optional[float]) -> list[str]:
     argv = [str(settings.loadgen), "-c", str(connections), "-t", "1",
             "-d", _ms(pt.duration_s), "--warmup", _ms(pt.warmup_s),
-            # A request slower than this is a timeout: long enough for a
-            # 10 ms sleep queued behind thousands of others, short enough that
-            # a starved connection is counted within the point.
-            "--timeout", "5s", "--quiet", "--json", str(out)]
+            # A request unanswered this long is a timeout. It must fall inside
+            # the point, or a connection the server never serves (blocking, a
+            # full pool) is invisible: the latency of the answered ones looks
+            # fine. So: the measured duration, at least 1 s, at most 5 s.
+            "--timeout", _ms(min(5.0, max(1.0, pt.duration_s))), "--quiet", "--json", str(out)]
     if rate is not None:
         argv += ["--rate", f"{rate:g}"]
     if pt.pipeline > 1:
@@ -175,10 +176,13 @@ def _hold_idle(settings, net: Net, pt: Point, ip: str, port: int, pdir: Path,
     before = sampler.sample_now()
     holder = Child(net.client_wrap(0, pin(settings.client_cpus, [
         sys.executable, str(IDLE_HOLDER), ip, str(port), str(pt.idle),
-        "--timeout", str(max(20, pt.idle / 500))])), pdir, "idle")
+        "--timeout", str(max(10, pt.idle / 1000)),
+        # A thread per connection needs time to start thousands of threads:
+        # about 5000 a second here under load, so wait in proportion.
+        "--answer-wait", str(max(2.0, pt.idle / 2000))])), pdir, "idle")
     marks["idle_start_t"] = before["t_s"] if before else None
     marks["rss_before_idle_kib"] = before["rss_kib"] if before else None
-    m = holder.wait_for_line(HOLDING, timeout_s=max(40, pt.idle / 400))
+    m = holder.wait_for_line(HOLDING, timeout_s=max(40, pt.idle / 200))
     time.sleep(0.3)  # let the server finish accepting and settle
     after = sampler.sample_now()
     marks["idle_ready_t"] = after["t_s"] if after else None

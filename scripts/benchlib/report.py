@@ -129,9 +129,14 @@ def write(run_dir: Path, rows: list[dict], notices: list[str]) -> None:
              f"server pinned to CPU {mach.get('server_cpus', '?')}, load generator to CPU "
              f"{mach.get('client_cpus', '?')}. These are the numbers of this machine only, and a "
              "small shared machine is noisy: compare models within the run, not with other runs.\n",
-             "Hollow markers: the load generator's core was ≥ 95 % busy (*client-bound*), so the "
-             "server may have had more to give. A grey × on the axis: the point could not run "
-             "(the reason is in the table at the end). Reference peers are drawn dashed in muted colours.\n"]
+             "How to read the markers: a hollow marker means the load generator's core was ≥ 95 % "
+             "busy (*client-bound*), so the server may have had more to give. A triangle ▼ means "
+             "*starved*: requests timed out (no answer within the point's timeout) or connections "
+             "never opened, as many as 5 % of the requests in flight, so the latency shown covers "
+             "only the lucky ones — the "
+             "blocking server is the usual case. A × on the axis in the model's colour: the point "
+             "could not run or got no answer at all (the reason is in the table at the end). "
+             "Reference peers are drawn dashed in muted colours.\n"]
     lines += _headline(rows)
     for fig in figures:
         lines += [f"## {fig.title}\n", f"![{fig.title}](plots/{fig.name}.png)\n",

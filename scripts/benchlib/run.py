@@ -10,7 +10,7 @@ from pathlib import Path
 from . import procs
 from .models import ServerSpec
 from .point import Settings, run_point
-from .profiles import Point, Profile, estimate_s, idle_setup_s, plan
+from .profiles import Point, Profile, estimate_s, plan, point_estimate_s
 from .progress import Progress, fmt
 
 
@@ -43,6 +43,7 @@ def measure(profile: Profile, specs: list[ServerSpec], settings: Settings, run_d
     (run_dir / "plan.json").write_text(json.dumps(
         {"points": len(points), "runnable": len(runnable), "estimate_s": round(est)}, indent=1))
     progress = Progress(len(points), est)
+    starved_at: dict[str, int] = {}  # model -> idle count where the active client starved
     try:
         for i, pt in enumerate(points, 1):
             spec = by_name[pt.model]
@@ -55,12 +56,21 @@ def measure(profile: Profile, specs: list[ServerSpec], settings: Settings, run_d
                                  na or "no closed-loop maximum measured (the hello sweep failed)")
                     continue
                 pt = pt.resolved(top)
+            if pt.idle and pt.model in starved_at and pt.idle > starved_at[pt.model]:
+                # More idle connections cannot help a server that already
+                # gave the active client nothing: record, do not wait for it.
+                _record_skip(run_dir, spec, pt, "skipped",
+                             f"the active client already got no answer at "
+                             f"{starved_at[pt.model]} idle connections")
+                progress.finish(point_estimate_s(profile, pt), "")
+                continue
             progress.start(i, f"{pt.scenario} {spec.name} x={pt.x:g}"
                            + (f" idle={pt.idle}" if pt.idle else ""))
             info = run_point(settings, spec, pt, run_dir, run_dir / "points" / pt.id)
-            cost = (pt.warmup_s + pt.duration_s + profile.overhead_s + idle_setup_s(pt.idle)
-                    if spec.serves(pt.scenario) else 0.0)
+            cost = point_estimate_s(profile, pt) if spec.serves(pt.scenario) else 0.0
             progress.finish(cost, _outcome(info))
+            if pt.idle and info["status"] == "ok" and _answered(run_dir / "points" / pt.id) == 0:
+                starved_at.setdefault(pt.model, pt.idle)
     except KeyboardInterrupt:
         print("\nbench: interrupted; stopping servers and load generators, "
               "keeping what was measured", file=sys.stderr, flush=True)
@@ -68,6 +78,13 @@ def measure(profile: Profile, specs: list[ServerSpec], settings: Settings, run_d
         return False
     print(f"bench: measured in {fmt(time.monotonic() - progress.t0)}", file=sys.stderr, flush=True)
     return True
+
+
+def _answered(pdir: Path) -> int:
+    try:
+        return int(json.loads((pdir / "loadgen.json").read_text()).get("requests") or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def _hello_not_applicable(run_dir: Path, model: str) -> str:

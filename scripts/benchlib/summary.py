@@ -14,12 +14,15 @@ from .sampler import read_samples, window_delta
 # A client core busier than this cannot be trusted to have offered all the
 # load the server could take (issue 5): the point is client-bound.
 CLIENT_BOUND = 0.95
+# A point where timeouts plus connections never opened reach this share of
+# the requests in flight is marked starved.
+STARVED = 0.05
 
 COLUMNS = [
     "scenario", "model", "label", "peer", "x", "connections", "idle_connections",
     "offered_rps", "rate_fraction", "pipeline", "repeat", "status", "reason", "network",
     "throughput_rps", "requests", "errors_total", "errors_timeout", "errors_connect",
-    "errors_other", "non_2xx", "not_opened",
+    "errors_other", "non_2xx", "not_opened", "unanswered", "starved_share", "starved",
     "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "p99_uncorrected_us",
     "server_cpu_us_per_req", "ctx_per_req", "vol_ctx_per_req", "invol_ctx_per_req",
     "server_cpu_util", "client_cpu_util", "client_bound",
@@ -81,6 +84,17 @@ def point_row(pdir: Path) -> Optional[dict]:
                p99_9_us=lat.get("p99_9"), max_us=lat.get("max"),
                p99_uncorrected_us=(lg.get("latency_uncorrected_us") or {}).get("p99", ""))
     row["errors_other"] = row["errors_total"] - row["errors_timeout"] - row["errors_connect"]
+    # Starvation: requests that timed out (the timeout is shorter than the
+    # point) and connections never opened. The latency percentiles cover only
+    # answered requests, so a server that serves a few connections and starves
+    # the rest looks fast unless this is shown beside them. (Requests merely
+    # in flight when the run ends are not starvation: a closed loop always
+    # has one per connection.)
+    in_flight = max(1, pt["connections"] * pt["pipeline"])
+    unanswered = (row["errors_timeout"] or 0) + (row["not_opened"] or 0)
+    row["unanswered"] = unanswered
+    row["starved_share"] = round(min(1.0, unanswered / in_flight), 4)
+    row["starved"] = int(row["starved_share"] >= STARVED)
 
     # The measured window is the last `duration` seconds before the loadgen
     # exited (warm-up and connecting come before it); the server's CPU and
@@ -190,6 +204,7 @@ def grouped(rows: list[dict], scenario: str) -> dict[str, list[dict]]:
                     entry[col + "_lo"], entry[col + "_hi"] = min(vals), max(vals)
             if ok:
                 entry["client_bound"] = int(any(_num(r["client_bound"]) for r in ok))
+                entry["starved"] = int(any(_num(r["starved"]) for r in ok))
             folded.append(entry)
         out[model] = folded
     return out
