@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""make demo: the I/O models one after another under the same live load, in
+one table redrawn once a second, for a room to watch.
+
+  demo.py --build build                                  # the defaults, < 2 min
+  demo.py --scenario hello --connections 1,10,100 --seconds 3
+  demo.py --models blocking,epoll --scenario sleep
+
+Each step is one model at one connection count: a fresh server pinned to
+CPU 0, the load generator pinned to CPU 1, for --seconds. While a step runs
+the row shows the load generator's live requests/s and its p99 so far and
+the server's RSS, threads, context switches/s and CPU % (from /proc, one
+sample a second); when it ends the row gets the step's p50/p99 and averages.
+Ctrl-C (or SIGTERM) stops the server and the load generator and exits 130.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import procs  # noqa: E402
+from benchlib.models import find_binary, our_models  # noqa: E402
+from benchlib.procs import LISTENING, Child, pin  # noqa: E402
+from benchlib.sampler import Sampler  # noqa: E402
+from demo_table import Row, Screen  # noqa: E402
+
+SCENARIOS = {"hello": "/hello", "sleep": "/sleep/10", "cpu": "/cpu/100", "bytes": "/bytes/16384"}
+# Short names for the table (the bench's labels are too long for a projector).
+SHORT = {"blocking": "blocking", "threaded-pool0": "threaded --pool 0", "epoll": "epoll"}
+# loadgen: "[   3s]   12345 req/s  errors 0  p99 so far 123.4 us"
+PROGRESS = re.compile(r"\[\s*(\d+)s\]\s+(\d+) req/s\s+errors (\d+)\s+p99 so far ([\d.]+) us")
+
+
+class Stop(Exception):
+    """SIGTERM, turned into the same clean stop as Ctrl-C."""
+
+
+# While a child is being started and recorded, a signal is only noted and
+# raised right after, so that procs' list of live processes misses none.
+# (Not sigprocmask: a blocked signal mask is inherited through exec, and the
+# server would then ignore the SIGTERM that stops it.)
+_held = {"depth": 0, "pending": None}
+
+
+def on_signal(signum, frame):
+    exc = KeyboardInterrupt() if signum == signal.SIGINT else Stop()
+    if _held["depth"]:
+        _held["pending"] = exc
+    else:
+        raise exc
+
+
+@contextmanager
+def signals_held():
+    _held["depth"] += 1
+    try:
+        yield
+    finally:
+        _held["depth"] -= 1
+        pending, _held["pending"] = _held["pending"], None
+        if pending is not None and not _held["depth"]:
+            raise pending
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="demo.py", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Models: " + ", ".join(["blocking", "threaded-pool0", "threaded-pool64", "epoll"])
+        + " (threaded-poolN for any N). Scenarios: "
+        + ", ".join(f"{k} = {v}" for k, v in SCENARIOS.items()) + ".")
+    ap.add_argument("--build", default="build", help="CMake build folder with the servers and loadgen")
+    ap.add_argument("--scenario", default="sleep", choices=sorted(SCENARIOS),
+                    help="what every request asks for (default sleep: /sleep/10)")
+    ap.add_argument("--path", help="request this path instead of the scenario's, e.g. /cpu/1000")
+    ap.add_argument("--connections", default="1,10,100,1000",
+                    help="comma-separated connection counts (default 1,10,100,1000)")
+    ap.add_argument("--models", default="blocking,threaded-pool0,threaded-pool64,epoll",
+                    help="comma-separated models, in the order to run them")
+    ap.add_argument("--seconds", type=float, default=4.0,
+                    help="measured seconds per step (default 4: 16 steps in under 2 minutes)")
+    ap.add_argument("--server-cpus", default=None, help="taskset CPU list for the server (default 0)")
+    ap.add_argument("--client-cpus", default=None, help="taskset CPU list for loadgen (default 1)")
+    args = ap.parse_args(argv)
+    try:
+        args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
+    except ValueError:
+        ap.error(f"--connections: expected numbers like 1,10,100, got {args.connections!r}")
+    if not args.connections or min(args.connections) < 1:
+        ap.error("--connections: at least one count, each >= 1")
+    if not 0.5 <= args.seconds <= 600:
+        ap.error("--seconds: between 0.5 and 600")
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.path is not None and not args.path.startswith("/"):
+        ap.error("--path must start with /")
+    # Pinning needs two CPUs; on one, both share it (the table still teaches).
+    two = (os.cpu_count() or 1) >= 2
+    args.server_cpus = args.server_cpus if args.server_cpus is not None else ("0" if two else "")
+    args.client_cpus = args.client_cpus if args.client_cpus is not None else ("1" if two else "")
+    return args
+
+
+def pick_models(build: Path, names: list[str]) -> tuple[list, list[str]]:
+    """The bench's ServerSpecs for the names asked for, in that order."""
+    pools = {int(n[len("threaded-pool"):]) for n in names
+             if n.startswith("threaded-pool") and n[len("threaded-pool"):].isdigit()} - {0}
+    specs = {}
+    for pool in pools or {64}:
+        found, _ = our_models(build, pool=pool)
+        specs.update({s.name: s for s in found})
+    missing = [n for n in names if n not in specs]
+    return [specs[n] for n in names if n in specs], missing
+
+
+def last_progress(child: Child) -> Optional[re.Match]:
+    try:
+        text = child.stderr_path.read_text(errors="replace")
+    except OSError:
+        return None
+    found = PROGRESS.findall(text)
+    return found[-1] if found else None
+
+
+class StepRunner:
+    def __init__(self, args, loadgen: Path, screen: Screen, rows: list[Row], logs: Path):
+        self.args, self.loadgen, self.screen, self.rows, self.logs = args, loadgen, screen, rows, logs
+        self.notes: list[str] = []
+
+    def run(self, spec, connections: int) -> None:
+        row = Row(SHORT.get(spec.name, spec.name.replace("threaded-pool", "threaded --pool ")),
+                  connections)
+        self.rows.append(row)
+        tag = f"{spec.name}-{connections}"
+        with signals_held():
+            server = Child(pin(self.args.server_cpus, spec.make_argv(0, self.logs)), self.logs,
+                           f"{tag}-server")
+        try:
+            self._measure(spec, connections, row, tag, server)
+        finally:
+            server.stop(signal.SIGTERM, grace_s=3.0)
+        if server.exit and server.exit.status not in (0, None) and row.state == "done":
+            self.notes.append(f"{row.model} at {connections}: server exited {server.exit.status}")
+
+    def _measure(self, spec, connections: int, row: Row, tag: str, server: Child) -> None:
+        m = server.wait_for_line(LISTENING, timeout_s=10)
+        if not m:
+            row.state = "failed"
+            self.notes.append(f"{row.model} at {connections}: server did not start: "
+                              f"{server.stderr_tail(2) or 'no listening line'}")
+            self.screen.draw(self.rows)
+            return
+        url = f"http://{m.group(1)}:{m.group(2)}{self.args.path or SCENARIOS[self.args.scenario]}"
+        out = self.logs / f"{tag}.json"
+        argv = [str(self.loadgen), "-c", str(connections), "-t", "1",
+                "-d", f"{int(self.args.seconds * 1000)}ms", "--timeout", "5s",
+                "--json", str(out)] + spec.loadgen_extra + [url]
+        sampler = Sampler(server.pid)
+        first = prev = sampler.sample_now()
+        with signals_held():
+            client = Child(pin(self.args.client_cpus, argv), self.logs, f"{tag}-loadgen")
+        try:
+            rss_max = threads_max = 0
+            next_tick = time.monotonic() + 1.0
+            # A closed loop ends on time; the margin covers connecting and the
+            # last requests' timeout, so a stuck step cannot hang the demo.
+            deadline = time.monotonic() + self.args.seconds + 10
+            while client.alive() and time.monotonic() < deadline:
+                time.sleep(max(0.0, min(0.1, next_tick - time.monotonic())))
+                if time.monotonic() < next_tick:
+                    continue
+                next_tick += 1.0
+                now = sampler.sample_now()
+                if now and prev:
+                    dt = max(1e-3, now["t_s"] - prev["t_s"])
+                    row.rss_kib, row.threads = now["rss_kib"], now["threads"]
+                    rss_max, threads_max = max(rss_max, now["rss_kib"]), max(threads_max, now["threads"])
+                    row.ctx_per_s = (now["vol_ctx"] + now["invol_ctx"] - prev["vol_ctx"] - prev["invol_ctx"]) / dt
+                    row.cpu_pct = 100 * (now["cpu_s"] - prev["cpu_s"]) / dt
+                    prev = now
+                p = last_progress(client)
+                if p:
+                    row.rps, row.errors, row.p99_us = float(p[1]), int(p[2]), float(p[3])
+                self.screen.draw(self.rows, f"running {row.model} at {connections} connections")
+            last = sampler.sample_now()
+        finally:
+            client.stop(signal.SIGTERM, grace_s=3.0)
+        self._finish(row, out, client, first, last or prev, rss_max, threads_max)
+
+    def _finish(self, row: Row, out: Path, client: Child, first, last, rss_max, threads_max) -> None:
+        # The step's own figures replace the live ones: the JSON's p50/p99 and
+        # throughput over the whole window, averages of CPU and switches.
+        if first and last and last["t_s"] > first["t_s"]:
+            dt = last["t_s"] - first["t_s"]
+            row.cpu_pct = 100 * (last["cpu_s"] - first["cpu_s"]) / dt
+            row.ctx_per_s = (last["vol_ctx"] + last["invol_ctx"] - first["vol_ctx"] - first["invol_ctx"]) / dt
+            row.rss_kib = max(rss_max, last["rss_kib"])
+            row.threads = max(threads_max, last["threads"])
+        try:
+            res = json.loads(out.read_text())
+        except (OSError, ValueError):
+            row.state = "failed"
+            self.notes.append(f"{row.model} at {row.connections}: loadgen wrote no results "
+                              f"(exit {client.exit.status if client.exit else '?'}): "
+                              f"{client.stderr_tail(1)[-200:]}")
+            self.screen.draw(self.rows)
+            return
+        lat = res.get("latency_us") or {}
+        row.rps = res.get("throughput_rps")
+        row.p50_us, row.p99_us = lat.get("p50"), lat.get("p99")
+        errors = res.get("errors") or {}
+        row.errors = errors.get("total", sum(errors.values()))
+        row.state = "done"
+        requests = res.get("requests") or 0
+        if requests < row.connections:
+            # Each connection that got an answer counts at least one request,
+            # so at least this many got none: they sat in the listen backlog,
+            # and a wait that never ended is in no percentile.
+            self.notes.append(f"{row.model} at {row.connections}: >= {row.connections - requests} "
+                              "connections never answered (in the backlog): p50/p99 count "
+                              "answered requests only")
+        if client.exit and client.exit.status == 3:
+            # loadgen's "ran but invalid": say why in a note, keep the figures.
+            row.state = "invalid"
+            why = client.stderr_tail(1)[-160:]
+            self.notes.append(f"{row.model} at {row.connections}: loadgen says the run is invalid"
+                              + (f": {why}" if why else ""))
+        self.screen.draw(self.rows)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    build = Path(args.build)
+    loadgen = find_binary(build, "loadgen")
+    if loadgen is None:
+        print(f"demo.py: no loadgen under {build}: run `make` first (or pass --build)", file=sys.stderr)
+        return 1
+    specs, missing = pick_models(build, args.models)
+    if missing:
+        print(f"demo.py: unknown model or not built under {build}: {', '.join(missing)}",
+              file=sys.stderr)
+        return 2 if not specs else 1
+    path = args.path or SCENARIOS[args.scenario]
+    title = (f"iomodels demo: GET {path}, {args.seconds:g} s per step, server on CPU "
+             f"{args.server_cpus or 'any'}, loadgen on CPU {args.client_cpus or 'any'}")
+    screen = Screen(title)
+    rows: list[Row] = []
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    interrupted = False
+    with tempfile.TemporaryDirectory(prefix="iomodels-demo-") as tmp:
+        runner = StepRunner(args, loadgen, screen, rows, Path(tmp))
+        try:
+            for spec in specs:
+                for c in args.connections:
+                    runner.run(spec, c)
+        except (KeyboardInterrupt, Stop):
+            interrupted = True
+        finally:
+            # A second Ctrl-C must not cut the clean-up short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            procs.stop_all()
+        notes = runner.notes + (["interrupted: every server and loadgen was stopped"] if interrupted else [])
+        if not screen.live:
+            notes.append("(the p50 of a step is known only when it ends; '-' while it runs)")
+        screen.final(rows, notes)
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
