@@ -37,6 +37,11 @@ struct Connection {
   Fd fd;
   // Borrowed from the server's pool only while a request is arriving.
   std::optional<http::RequestParser> parser;
+  // The parser has taken bytes that did not complete a request. Not only a
+  // half-received request: empty lines before one (which http-parser skips)
+  // count too, towards --max-header-bytes, so a client sending an endless
+  // stream of CRLFs gets 431 instead of a fresh parser every read.
+  bool parser_has_partial = false;
   // The bytes of the send in flight (frozen meanwhile), and the responses
   // made while it is in flight.
   http::OutputQueue sending;

@@ -236,6 +236,7 @@ void UringServer::handle_input(Connection& c, std::span<const char> data) {
   while (!data.empty() && !c.close_after_send && !stopping_) {
     http::ParseResult parsed = parser.parse(data);
     data = data.subspan(parsed.consumed);
+    c.parser_has_partial = parsed.status == http::ParseStatus::NeedMore;
     if (parsed.status == http::ParseStatus::NeedMore) break;
     if (parsed.status == http::ParseStatus::Error) {
       http::serialize(http::error_response(parser.error_status()), config_.server_name, c.queued);
@@ -279,7 +280,7 @@ void UringServer::resume(Connection& c) {
   }
   // Between two requests (or with nothing more to parse) the parser goes
   // back to the pool: an idle connection holds none.
-  if (c.parser && (!c.parser->in_progress() || c.close_after_send)) give_back_parser(c);
+  if (c.parser && (!c.parser_has_partial || c.close_after_send)) give_back_parser(c);
   start_send(c);
   if (!c.receiving && !c.sleeping && !c.close_after_send && !c.lingering &&
       c.pending_output() < kOutputHighWater) {
@@ -402,6 +403,7 @@ void UringServer::give_back_parser(Connection& c) {
     spare_parsers_.push_back(std::move(*c.parser));
   }
   c.parser.reset();
+  c.parser_has_partial = false;
 }
 
 void UringServer::release_if_done(Connection& c) {
