@@ -65,4 +65,16 @@ nice cmake --build "$build" -j2 --target "${build_targets[@]}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 regex=$(IFS='|'; echo "^(${build_targets[*]})(_corpus)?\$")
-cd "$build" && ctest --output-on-failure -L fuzz -R "$regex"
+status=0
+touch "$build/.fuzz-start"
+(cd "$build" && ctest --output-on-failure -L fuzz -R "$regex") || status=$?
+# The figures docs/hostile.md quotes: executions, coverage, corpus per target.
+echo "== fuzzing summary (libFuzzer's last line per run)"
+grep -E '^[0-9]+/[0-9]+ Testing: |#[0-9]+[[:space:]]+DONE' "$build/Testing/Temporary/LastTest.log" \
+  | sed -E 's/^[0-9]+\/[0-9]+ Testing: /  /' || true
+crashes=$(find "$build/fuzz" -maxdepth 1 -name '*-crash-*' -newer "$build/.fuzz-start")
+if [[ -n "$crashes" ]]; then
+  echo "$crashes"
+  echo "crash inputs above: fix the bug, then add the input to fuzz/corpus/<name>/"
+fi
+exit "$status"
