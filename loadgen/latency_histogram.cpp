@@ -27,7 +27,8 @@ std::uint64_t LatencyHistogram::bucket_high(std::size_t index) {
   return bucket_low(index) + (std::uint64_t{1} << shift);
 }
 
-static_assert(LatencyHistogram::kBucketCount == LatencyHistogram::index_of(LatencyHistogram::kHighestNs) + 1);
+static_assert(LatencyHistogram::kBucketCount ==
+              LatencyHistogram::index_of(LatencyHistogram::kHighestNs) + 1);
 
 void LatencyHistogram::merge(const LatencyHistogram& other) {
   for (std::size_t i = 0; i < kBucketCount; ++i) counts_[i] += other.counts_[i];
@@ -65,7 +66,8 @@ double LatencyHistogram::stdev() const {
   double acc = 0.0;
   for (std::size_t i = 0; i < kBucketCount; ++i) {
     if (counts_[i] == 0) continue;
-    double mid = (static_cast<double>(bucket_low(i)) + static_cast<double>(bucket_high(i) - 1)) / 2.0;
+    double mid =
+        (static_cast<double>(bucket_low(i)) + static_cast<double>(bucket_high(i) - 1)) / 2.0;
     // The extreme buckets hold min and max exactly; no value lies beyond.
     mid = std::clamp(mid, static_cast<double>(min()), static_cast<double>(max_));
     acc += static_cast<double>(counts_[i]) * (mid - m) * (mid - m);
@@ -78,9 +80,9 @@ nlohmann::json LatencyHistogram::to_json() const {
   for (std::size_t i = 0; i < kBucketCount; ++i) {
     if (counts_[i] != 0) buckets.push_back({i, counts_[i]});
   }
-  return {{"format", kFormat},     {"unit", "ns"},          {"sub_bucket_bits", kSubBucketBits},
-          {"highest_ns", kHighestNs}, {"count", count_},    {"min_ns", min()},
-          {"max_ns", max_},        {"sum_ns", sum_},        {"buckets", std::move(buckets)}};
+  return {{"format", kFormat},        {"unit", "ns"},    {"sub_bucket_bits", kSubBucketBits},
+          {"highest_ns", kHighestNs}, {"count", count_}, {"min_ns", min()},
+          {"max_ns", max_},           {"sum_ns", sum_},  {"buckets", std::move(buckets)}};
 }
 
 LatencyHistogram LatencyHistogram::from_json(const nlohmann::json& j) {
@@ -108,9 +110,15 @@ LatencyHistogram LatencyHistogram::from_json(const nlohmann::json& j) {
 
 nlohmann::json latency_summary_us(const LatencyHistogram& h) {
   auto us = [&](double percent) { return h.percentile(percent) / 1000.0; };
-  return {{"p50", us(50)},         {"p75", us(75)},     {"p90", us(90)},
-          {"p99", us(99)},         {"p99_9", us(99.9)}, {"p99_99", us(99.99)},
-          {"max", h.max() / 1000.0}, {"mean", h.mean() / 1000.0}, {"stdev", h.stdev() / 1000.0}};
+  return {{"p50", us(50)},
+          {"p75", us(75)},
+          {"p90", us(90)},
+          {"p99", us(99)},
+          {"p99_9", us(99.9)},
+          {"p99_99", us(99.99)},
+          {"max", h.max() / 1000.0},
+          {"mean", h.mean() / 1000.0},
+          {"stdev", h.stdev() / 1000.0}};
 }
 
 }  // namespace iomodels::loadgen

@@ -21,9 +21,9 @@ namespace iomodels::loadgen {
 
 class LatencyHistogram {
  public:
-  static constexpr int kSubBucketBits = 7;                       // 128 buckets per octave
+  static constexpr int kSubBucketBits = 7;                             // 128 buckets per octave
   static constexpr std::uint64_t kLinearLimit = 2u << kSubBucketBits;  // 256: exact below
-  static constexpr std::uint64_t kHighestNs = 100'000'000'000;   // 100 s
+  static constexpr std::uint64_t kHighestNs = 100'000'000'000;         // 100 s
 
   // The bucket of a value (clamped to kHighestNs); its bounds are
   // [bucket_low(i), bucket_high(i)).

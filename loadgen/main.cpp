@@ -38,7 +38,8 @@ std::string build_request(const Config& c) {
   }
   if (!has_host) r += "Host: " + c.host + ":" + std::to_string(c.port) + "\r\n";
   for (const auto& h : c.headers) r += h + "\r\n";
-  if (!c.body.empty() || c.method == "POST") r += "Content-Length: " + std::to_string(c.body.size()) + "\r\n";
+  if (!c.body.empty() || c.method == "POST")
+    r += "Content-Length: " + std::to_string(c.body.size()) + "\r\n";
   r += "\r\n";
   r += c.body;
   return r;
@@ -52,26 +53,27 @@ std::string format_rate(double rate) {
 
 nlohmann::json config_json(const Config& c) {
   auto seconds = [](std::int64_t ns) { return static_cast<double>(ns) / 1e9; };
-  nlohmann::json j = {{"url", c.url},
-                      {"host", c.host},
-                      {"port", c.port},
-                      {"path", c.path},
-                      {"method", c.method},
-                      {"body_bytes", c.body.size()},
-                      {"headers", c.headers},
-                      {"connections", c.connections},
-                      {"threads", c.threads},
-                      {"duration_s", c.duration_ns ? nlohmann::json(seconds(c.duration_ns)) : nlohmann::json()},
-                      {"requests", c.requests ? nlohmann::json(c.requests) : nlohmann::json()},
-                      {"warmup_s", seconds(c.warmup_ns)},
-                      {"rate", c.rate > 0 ? nlohmann::json(c.rate) : nlohmann::json()},
-                      {"mode", c.rate > 0 ? "open" : "closed"},
-                      {"pipeline", c.pipeline},
-                      {"conn_requests", c.conn_requests},
-                      {"connect_rate", c.connect_rate},
-                      {"timeout_s", seconds(c.timeout_ns)},
-                      {"connect_timeout_s", seconds(c.connect_timeout_ns)},
-                      {"source_addrs", c.source_addrs}};
+  nlohmann::json j = {
+      {"url", c.url},
+      {"host", c.host},
+      {"port", c.port},
+      {"path", c.path},
+      {"method", c.method},
+      {"body_bytes", c.body.size()},
+      {"headers", c.headers},
+      {"connections", c.connections},
+      {"threads", c.threads},
+      {"duration_s", c.duration_ns ? nlohmann::json(seconds(c.duration_ns)) : nlohmann::json()},
+      {"requests", c.requests ? nlohmann::json(c.requests) : nlohmann::json()},
+      {"warmup_s", seconds(c.warmup_ns)},
+      {"rate", c.rate > 0 ? nlohmann::json(c.rate) : nlohmann::json()},
+      {"mode", c.rate > 0 ? "open" : "closed"},
+      {"pipeline", c.pipeline},
+      {"conn_requests", c.conn_requests},
+      {"connect_rate", c.connect_rate},
+      {"timeout_s", seconds(c.timeout_ns)},
+      {"connect_timeout_s", seconds(c.connect_timeout_ns)},
+      {"source_addrs", c.source_addrs}};
   return j;
 }
 
@@ -99,9 +101,11 @@ int run_merge(const CommandLine& cl) {
     }
   }
   const RunResult merged = merge_results(runs);
-  std::cout << "Merged " << merged.merged_from << " runs (" << cl.merge_inputs.size() << " files)\n";
+  std::cout << "Merged " << merged.merged_from << " runs (" << cl.merge_inputs.size()
+            << " files)\n";
   print_summary(std::cout, merged);
-  if (!cl.merge_output.empty() && !write_json(cl.merge_output, to_json(merged))) return kExitCannotRun;
+  if (!cl.merge_output.empty() && !write_json(cl.merge_output, to_json(merged)))
+    return kExitCannotRun;
   return 0;
 }
 
@@ -132,12 +136,14 @@ int main(int argc, char** argv) {
   const Config& config = cl.config;
 
   const FdLimit limit = raise_fd_limit();
-  const std::uint64_t needed = static_cast<std::uint64_t>(config.connections) + config.threads + kSpareFds;
+  const std::uint64_t needed =
+      static_cast<std::uint64_t>(config.connections) + config.threads + kSpareFds;
   if (needed > limit.soft) {
     std::cerr << "loadgen: " << config.connections << " connections need about " << needed
               << " file descriptors, but this process may open only " << limit.soft
               << " (RLIMIT_NOFILE soft " << limit.soft << ", hard " << limit.hard << ").\n"
-              << "Please raise ulimit -n (e.g. `ulimit -n " << needed << "`), or, past the hard limit,\n"
+              << "Please raise ulimit -n (e.g. `ulimit -n " << needed
+              << "`), or, past the hard limit,\n"
               << "run several loadgen processes with fewer connections and combine their\n"
               << "--json files with `loadgen --merge`.\n";
     return kExitCannotRun;
@@ -174,10 +180,12 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Worker>> workers;
   int first_slot = 0;
   for (int t = 0; t < config.threads; ++t) {
-    const int slots = config.connections / config.threads + (t < config.connections % config.threads);
+    const int slots =
+        config.connections / config.threads + (t < config.connections % config.threads);
     std::uint64_t quota = UINT64_MAX;
     if (config.requests > 0) {
-      quota = config.requests / config.threads + (static_cast<std::uint64_t>(t) < config.requests % config.threads);
+      quota = config.requests / config.threads +
+              (static_cast<std::uint64_t>(t) < config.requests % config.threads);
     }
     // Each connection gets the same share of the rate, whichever thread owns it.
     const double rate = config.rate * slots / config.connections;
@@ -185,8 +193,9 @@ int main(int argc, char** argv) {
     first_slot += slots;
   }
 
-  std::cout << "Running " << (config.duration_ns ? std::to_string(config.duration_ns / 1'000'000) + "ms"
-                                                 : std::to_string(config.requests) + "-request")
+  std::cout << "Running "
+            << (config.duration_ns ? std::to_string(config.duration_ns / 1'000'000) + "ms"
+                                   : std::to_string(config.requests) + "-request")
             << " test @ " << config.url << "\n  " << config.threads << " threads and "
             << config.connections << " connections, "
             << (config.rate > 0 ? "open loop at " + format_rate(config.rate) + " requests/s"
@@ -224,7 +233,8 @@ int main(int argc, char** argv) {
     const std::int64_t complete = *std::min_element(handed_over.begin(), handed_over.end());
     if (!config.quiet && complete > shown) {
       shown = complete;
-      print_progress(shown + 1, result.timeline[static_cast<std::uint32_t>(shown)], errors_so_far, so_far);
+      print_progress(shown + 1, result.timeline[static_cast<std::uint32_t>(shown)], errors_so_far,
+                     so_far);
     }
     if (now >= next_report) {
       next_report += 1'000'000'000;
@@ -234,11 +244,13 @@ int main(int argc, char** argv) {
     }
     // Wake for the next progress line, a signal, or (every 50 ms) to notice
     // that the workers are done.
-    const std::int64_t wait = std::min<std::int64_t>(50'000'000, std::max<std::int64_t>(0, next_report - now));
+    const std::int64_t wait =
+        std::min<std::int64_t>(50'000'000, std::max<std::int64_t>(0, next_report - now));
     const timespec timeout{0, wait};
     const int sig = sigtimedwait(&signals, nullptr, &timeout);
     if (sig == SIGINT || sig == SIGTERM) {
-      if (!interrupted) std::cerr << "\nloadgen: stopping early (signal " << sig << "); results so far follow\n";
+      if (!interrupted)
+        std::cerr << "\nloadgen: stopping early (signal " << sig << "); results so far follow\n";
       interrupted = true;
       plan->stop.store(true);
     }
@@ -257,21 +269,22 @@ int main(int argc, char** argv) {
   result.config["interrupted"] = interrupted;
   result.open_loop = config.rate > 0;
   result.target_rps = config.rate;
-  result.start_unix_s = std::chrono::duration<double>(wall_start.time_since_epoch()).count() +
-                        config.warmup_ns / 1e9;
+  result.start_unix_s =
+      std::chrono::duration<double>(wall_start.time_since_epoch()).count() + config.warmup_ns / 1e9;
   result.duration_s = std::max<std::int64_t>(0, measured_end - plan->measure_start_ns) / 1e9;
   result.throughput_rps = result.duration_s > 0 ? result.totals.requests / result.duration_s : 0;
 
   print_summary(std::cout, result);
   std::cout << std::flush;
-  if (!config.json_path.empty() && !write_json(config.json_path, to_json(result))) return kExitCannotRun;
+  if (!config.json_path.empty() && !write_json(config.json_path, to_json(result)))
+    return kExitCannotRun;
 
   const RunTotals& t = result.totals;
   const double attempts = static_cast<double>(t.requests + t.failed);
   if (t.requests == 0 || t.slots_opened < t.slots ||
       static_cast<double>(t.errors.total()) > 0.01 * std::max(1.0, attempts)) {
     std::cerr << "loadgen: the run is INVALID: "
-              << (t.requests == 0 ? "no response at all"
+              << (t.requests == 0            ? "no response at all"
                   : t.slots_opened < t.slots ? "some connections never opened"
                                              : "more than 1% of the requests failed")
               << " (exit status 3)\n";

@@ -23,7 +23,8 @@ namespace {
 // loopback benchmark tool, not a browser.
 void apply_url(const std::string& url, Config& c) {
   const std::string scheme = "http://";
-  if (url.compare(0, scheme.size(), scheme) != 0) usage_error("URL must start with http://: " + url);
+  if (url.compare(0, scheme.size(), scheme) != 0)
+    usage_error("URL must start with http://: " + url);
   std::string rest = url.substr(scheme.size());
   const auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
@@ -75,11 +76,16 @@ std::int64_t parse_duration_ns(const std::string& text) {
   }
   const std::string unit = text.substr(used);
   double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1e9;
-  else if (unit == "ms") scale = 1e6;
-  else if (unit == "us") scale = 1e3;
-  else if (unit == "m") scale = 60e9;
-  else if (unit == "h") scale = 3600e9;
+  if (unit.empty() || unit == "s")
+    scale = 1e9;
+  else if (unit == "ms")
+    scale = 1e6;
+  else if (unit == "us")
+    scale = 1e3;
+  else if (unit == "m")
+    scale = 60e9;
+  else if (unit == "h")
+    scale = 3600e9;
   if (scale == 0 || value < 0) {
     throw std::invalid_argument("bad duration '" + text + "' (write 500ms, 10s, 2m)");
   }
@@ -124,7 +130,8 @@ CommandLine parse_command_line(int argc, char** argv) {
   int port = -1;
   bool merge = false;
   po::options_description opts(
-      "Usage: loadgen [options] URL          e.g. loadgen -c 100 -d 10s http://127.0.0.1:8080/hello\n"
+      "Usage: loadgen [options] URL          e.g. loadgen -c 100 -d 10s "
+      "http://127.0.0.1:8080/hello\n"
       "       loadgen --merge A.json B.json ... [--json OUT]\n\n"
       "Without --rate: closed loop (each connection sends its next request when the\n"
       "previous answer arrived, as wrk does). With --rate R: open loop, R requests/s\n"
@@ -170,10 +177,11 @@ CommandLine parse_command_line(int argc, char** argv) {
     usage_error(e.what());
   }
   if (vm.count("help")) {
-    std::cout << opts << "\nExit status: 0 ok; 1 could not run (fd limit, target does not\n"
-                         "resolve, results not writable); 2 bad options; 3 the run completed\n"
-                         "but is invalid (see docs/loadgen.md): no response at all, a\n"
-                         "connection never opened, or over 1% of requests failed.\n";
+    std::cout << opts
+              << "\nExit status: 0 ok; 1 could not run (fd limit, target does not\n"
+                 "resolve, results not writable); 2 bad options; 3 the run completed\n"
+                 "but is invalid (see docs/loadgen.md): no response at all, a\n"
+                 "connection never opened, or over 1% of requests failed.\n";
     std::exit(0);
   }
   std::vector<std::string> args;
@@ -186,17 +194,20 @@ CommandLine parse_command_line(int argc, char** argv) {
     return cl;
   }
 
-  if (args.size() > 1) usage_error("one URL only, got " + std::to_string(args.size()) + " arguments");
+  if (args.size() > 1)
+    usage_error("one URL only, got " + std::to_string(args.size()) + " arguments");
   if (args.size() == 1) {
     if (!url.empty()) usage_error("URL given twice");
     url = args[0];
   }
   if (!url.empty()) {
-    if (!host.empty() || port >= 0 || !path.empty()) usage_error("give a URL or --host/--port/--path, not both");
+    if (!host.empty() || port >= 0 || !path.empty())
+      usage_error("give a URL or --host/--port/--path, not both");
     apply_url(url, c);
     c.url = url;
   } else {
-    if (host.empty() && port < 0 && path.empty()) usage_error("no target: give a URL such as http://127.0.0.1:8080/hello");
+    if (host.empty() && port < 0 && path.empty())
+      usage_error("no target: give a URL such as http://127.0.0.1:8080/hello");
     if (!host.empty()) c.host = host;
     if (port >= 0) {
       if (port < 1 || port > 65535) usage_error("--port must be 1..65535");
@@ -212,7 +223,8 @@ CommandLine parse_command_line(int argc, char** argv) {
       usage_error("bad header '" + h + "' (write -H 'Name: value')");
     }
   }
-  if (c.method.empty() || c.method.find_first_of(" \r\n") != std::string::npos) usage_error("bad --method");
+  if (c.method.empty() || c.method.find_first_of(" \r\n") != std::string::npos)
+    usage_error("bad --method");
   if (c.method == "GET") c.pattern_length = pattern_length_of(c.path);
 
   if (c.connections < 1) usage_error("--connections must be at least 1");

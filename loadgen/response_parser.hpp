@@ -20,8 +20,8 @@ namespace iomodels::loadgen {
 
 struct Response {
   int status = 0;
-  bool keep_alive = true;       // false: the server will close after this one
-  bool body_ok = true;          // false: the /bytes/{n} body check failed
+  bool keep_alive = true;  // false: the server will close after this one
+  bool body_ok = true;     // false: the /bytes/{n} body check failed
   std::uint64_t body_bytes = 0;
 };
 

@@ -55,9 +55,12 @@ std::string human_bytes(double bytes) {
 
 std::string human_us(double us) {
   char buf[32];
-  if (us < 1000) std::snprintf(buf, sizeof buf, "%.2fus", us);
-  else if (us < 1e6) std::snprintf(buf, sizeof buf, "%.2fms", us / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.2fs", us / 1e6);
+  if (us < 1000)
+    std::snprintf(buf, sizeof buf, "%.2fus", us);
+  else if (us < 1e6)
+    std::snprintf(buf, sizeof buf, "%.2fms", us / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.2fs", us / 1e6);
   return buf;
 }
 
@@ -66,12 +69,12 @@ void print_latency(std::ostream& out, const char* title, const LatencyHistogram&
   const double mean = h.mean() / 1e3, stdev = h.stdev() / 1e3, max = h.max() / 1e3;
   out << "    mean " << human_us(mean) << "   stdev " << human_us(stdev) << "   max "
       << human_us(max) << "\n";
-  const std::pair<const char*, double> points[] = {{"50%", 50},    {"75%", 75},
-                                                   {"90%", 90},    {"99%", 99},
-                                                   {"99.9%", 99.9}, {"99.99%", 99.99}};
+  const std::pair<const char*, double> points[] = {{"50%", 50}, {"75%", 75},     {"90%", 90},
+                                                   {"99%", 99}, {"99.9%", 99.9}, {"99.99%", 99.99}};
   for (const auto& [label, p] : points) {
     char line[64];
-    std::snprintf(line, sizeof line, "    %7s %12s\n", label, human_us(h.percentile(p) / 1e3).c_str());
+    std::snprintf(line, sizeof line, "    %7s %12s\n", label,
+                  human_us(h.percentile(p) / 1e3).c_str());
     out << line;
   }
 }
@@ -88,26 +91,27 @@ nlohmann::json to_json(const RunResult& r) {
   for (const auto& kind : kErrorKinds) errors[kind.key] = t.errors.*(kind.field);
   errors["total"] = t.errors.total();
 
-  json j = {{"tool", "loadgen"},
-            {"format_version", 1},
-            {"config", r.config},
-            {"start_unix_s", r.start_unix_s},
-            {"duration_s", r.duration_s},
-            {"requests", t.requests},
-            {"sent", t.sent},
-            {"failed", t.failed},
-            {"unfinished", t.unfinished},
-            {"bytes_read", t.bytes_read},
-            {"bytes_written", t.bytes_written},
-            {"throughput_rps", r.throughput_rps},
-            {"status", status},
-            {"errors", errors},
-            {"connections",
-             {{"asked", t.slots}, {"opened", t.slots_opened}, {"not_opened", t.slots - t.slots_opened}}},
-            {"latency_us", latency_summary_us(r.corrected)},
-            {"histogram", r.corrected.to_json()},
-            {"timeline", timeline_json(r)},
-            {"merged_from", r.merged_from}};
+  json j = {
+      {"tool", "loadgen"},
+      {"format_version", 1},
+      {"config", r.config},
+      {"start_unix_s", r.start_unix_s},
+      {"duration_s", r.duration_s},
+      {"requests", t.requests},
+      {"sent", t.sent},
+      {"failed", t.failed},
+      {"unfinished", t.unfinished},
+      {"bytes_read", t.bytes_read},
+      {"bytes_written", t.bytes_written},
+      {"throughput_rps", r.throughput_rps},
+      {"status", status},
+      {"errors", errors},
+      {"connections",
+       {{"asked", t.slots}, {"opened", t.slots_opened}, {"not_opened", t.slots - t.slots_opened}}},
+      {"latency_us", latency_summary_us(r.corrected)},
+      {"histogram", r.corrected.to_json()},
+      {"timeline", timeline_json(r)},
+      {"merged_from", r.merged_from}};
   if (!t.last_connect_error.empty()) j["last_connect_error"] = t.last_connect_error;
   if (r.open_loop) {
     j["target_rps"] = r.target_rps;
@@ -142,7 +146,8 @@ RunResult result_from_json(const nlohmann::json& j) {
     t.status[index] += n.get<std::uint64_t>();
   }
   const json& errors = j.at("errors");
-  for (const auto& kind : kErrorKinds) t.errors.*(kind.field) = errors.value(kind.key, std::uint64_t{0});
+  for (const auto& kind : kErrorKinds)
+    t.errors.*(kind.field) = errors.value(kind.key, std::uint64_t{0});
   if (j.contains("connections")) {
     t.slots = j["connections"].at("asked").get<std::uint64_t>();
     t.slots_opened = j["connections"].at("opened").get<std::uint64_t>();
@@ -192,7 +197,8 @@ RunResult merge_results(const std::vector<RunResult>& runs) {
     }
     m.merged_from += r.merged_from;
     connections += r.config.value("connections", std::uint64_t{0});
-    if (r.config.contains("rate") && r.config["rate"].is_number()) rate += r.config["rate"].get<double>();
+    if (r.config.contains("rate") && r.config["rate"].is_number())
+      rate += r.config["rate"].get<double>();
   }
   m.config["connections"] = connections;
   if (m.open_loop) m.config["rate"] = rate;
@@ -203,7 +209,8 @@ void print_summary(std::ostream& out, const RunResult& r) {
   const RunTotals& t = r.totals;
   print_latency(out, r.open_loop ? "Latency (corrected: from the scheduled send time)" : "Latency",
                 r.corrected);
-  if (r.open_loop) print_latency(out, "Latency (uncorrected: from the actual send time)", r.uncorrected);
+  if (r.open_loop)
+    print_latency(out, "Latency (uncorrected: from the actual send time)", r.uncorrected);
   char line[160];
   std::snprintf(line, sizeof line, "  %llu requests in %.2fs, %s read, %s written\n",
                 static_cast<unsigned long long>(t.requests), r.duration_s,
@@ -212,12 +219,15 @@ void print_summary(std::ostream& out, const RunResult& r) {
   out << line;
   out << "  status:";
   for (std::size_t code = 0; code < t.status.size(); ++code) {
-    if (t.status[code] != 0) out << " " << (code == 0 ? std::string("other") : std::to_string(code)) << "=" << t.status[code];
+    if (t.status[code] != 0)
+      out << " " << (code == 0 ? std::string("other") : std::to_string(code)) << "="
+          << t.status[code];
   }
   out << "\n";
-  std::snprintf(line, sizeof line, "  sent %llu, answered %llu, failed %llu, unfinished at the end %llu\n",
-                static_cast<unsigned long long>(t.sent), static_cast<unsigned long long>(t.requests),
-                static_cast<unsigned long long>(t.failed), static_cast<unsigned long long>(t.unfinished));
+  std::snprintf(
+      line, sizeof line, "  sent %llu, answered %llu, failed %llu, unfinished at the end %llu\n",
+      static_cast<unsigned long long>(t.sent), static_cast<unsigned long long>(t.requests),
+      static_cast<unsigned long long>(t.failed), static_cast<unsigned long long>(t.unfinished));
   out << line;
   if (t.errors.total() != 0) {
     out << "  Errors:\n";
@@ -228,12 +238,14 @@ void print_summary(std::ostream& out, const RunResult& r) {
                     static_cast<unsigned long long>(n), kind.meaning);
       out << line;
     }
-    if (!t.last_connect_error.empty()) out << "    (last connect error: " << t.last_connect_error << ")\n";
+    if (!t.last_connect_error.empty())
+      out << "    (last connect error: " << t.last_connect_error << ")\n";
   }
   std::snprintf(line, sizeof line, "Requests/sec: %12.2f\n", r.throughput_rps);
   out << line;
   if (r.duration_s > 0) {
-    out << "Transfer/sec: " << human_bytes(static_cast<double>(t.bytes_read) / r.duration_s) << "\n";
+    out << "Transfer/sec: " << human_bytes(static_cast<double>(t.bytes_read) / r.duration_s)
+        << "\n";
   }
   if (t.slots_opened < t.slots) {
     out << "WARNING: CONNECTIONS: asked " << t.slots << ", got " << t.slots_opened << " ("
@@ -242,12 +254,14 @@ void print_summary(std::ostream& out, const RunResult& r) {
     out << ")\n";
   }
   if (r.open_loop) {
-    std::snprintf(line, sizeof line, "Target rate: %.2f/s, achieved %.2f/s (%llu of %llu scheduled requests sent)\n",
+    std::snprintf(line, sizeof line,
+                  "Target rate: %.2f/s, achieved %.2f/s (%llu of %llu scheduled requests sent)\n",
                   r.target_rps, r.throughput_rps, static_cast<unsigned long long>(t.sent),
                   static_cast<unsigned long long>(t.scheduled));
     out << line;
     if (rate_not_sustained(r)) {
-      out << "WARNING: THE TARGET RATE WAS NOT SUSTAINED: the server (or this client) fell behind;\n"
+      out << "WARNING: THE TARGET RATE WAS NOT SUSTAINED: the server (or this client) fell "
+             "behind;\n"
              "         the corrected latencies include the time requests waited to be sent.\n";
     }
   }

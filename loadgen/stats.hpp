@@ -29,7 +29,9 @@ struct ErrorCounts {
     return connect_refused + connect_timeout + connect_reset + connect_other;
   }
   // All kinds; status errors are answered requests, the rest are not.
-  std::uint64_t total() const { return connect() + read + reset + write + timeout + status + parse + body; }
+  std::uint64_t total() const {
+    return connect() + read + reset + write + timeout + status + parse + body;
+  }
   void add(const ErrorCounts& o);
 };
 
@@ -41,11 +43,11 @@ struct TimelineSecond {
 };
 
 struct RunTotals {
-  std::uint64_t sent = 0;         // measured requests written
-  std::uint64_t requests = 0;     // measured responses received (any status)
-  std::uint64_t failed = 0;       // measured requests lost to an error
-  std::uint64_t unfinished = 0;   // measured requests still in flight at the end
-  std::uint64_t scheduled = 0;    // open loop: measured requests due by the end
+  std::uint64_t sent = 0;        // measured requests written
+  std::uint64_t requests = 0;    // measured responses received (any status)
+  std::uint64_t failed = 0;      // measured requests lost to an error
+  std::uint64_t unfinished = 0;  // measured requests still in flight at the end
+  std::uint64_t scheduled = 0;   // open loop: measured requests due by the end
   std::uint64_t bytes_read = 0;
   std::uint64_t bytes_written = 0;
   std::array<std::uint64_t, 600> status{};  // by code; [0] for codes past 599

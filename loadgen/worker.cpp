@@ -122,9 +122,12 @@ void Worker::connect_failed(std::size_t i, int error, bool timed_out, std::int64
   roll_seconds(now);
   if (measured(now)) {
     ErrorCounts& e = totals_.errors;
-    if (timed_out || error == ETIMEDOUT) ++e.connect_timeout;
-    else if (error == ECONNREFUSED) ++e.connect_refused;
-    else if (error == ECONNRESET) ++e.connect_reset;
+    if (timed_out || error == ETIMEDOUT)
+      ++e.connect_timeout;
+    else if (error == ECONNREFUSED)
+      ++e.connect_refused;
+    else if (error == ECONNRESET)
+      ++e.connect_reset;
     else {
       ++e.connect_other;
       totals_.last_connect_error = std::strerror(error);
@@ -182,11 +185,21 @@ void Worker::fail(std::size_t i, Kind kind, std::int64_t now) {
   if (measured(now)) {
     ErrorCounts& e = totals_.errors;
     switch (kind) {
-      case Kind::Read: ++e.read; break;
-      case Kind::Reset: ++e.reset; break;
-      case Kind::Write: ++e.write; break;
-      case Kind::Timeout: ++e.timeout; break;
-      case Kind::Parse: ++e.parse; break;
+      case Kind::Read:
+        ++e.read;
+        break;
+      case Kind::Reset:
+        ++e.reset;
+        break;
+      case Kind::Write:
+        ++e.write;
+        break;
+      case Kind::Timeout:
+        ++e.timeout;
+        break;
+      case Kind::Parse:
+        ++e.parse;
+        break;
     }
     ++current_.errors;
   }
@@ -211,8 +224,8 @@ void Worker::on_event(std::size_t i, std::uint32_t events) {
 
 bool Worker::flush(std::size_t i) {
   Slot& s = slots_[i];
-  const IoResult r = write_some(
-      s.fd.get(), {plan_.batch.data() + s.write_begin, s.write_end - s.write_begin});
+  const IoResult r =
+      write_some(s.fd.get(), {plan_.batch.data() + s.write_begin, s.write_end - s.write_begin});
   if (r.status == IoStatus::Ok) {
     s.write_begin += r.bytes;
     totals_.bytes_written += r.bytes;
@@ -442,7 +455,8 @@ void Worker::run() {
                               ? plan_.measure_start_ns
                               : plan_.measure_start_ns + (second_ + 1) * kSecond);
     if (ramp_next_ < slots_.size()) {
-      wake = std::min(wake, plan_.start_ns + static_cast<std::int64_t>(ramp_next_) * ramp_interval_ns_);
+      wake = std::min(wake,
+                      plan_.start_ns + static_cast<std::int64_t>(ramp_next_) * ramp_interval_ns_);
     }
     if (rate_ > 0 && next_k_ < open_loop_limit_) wake = std::min(wake, scheduled_time(next_k_));
     const std::int64_t wait = std::max<std::int64_t>(0, wake - now);
@@ -470,8 +484,9 @@ void Worker::run() {
   totals_.slots = slots_.size();
   in_flight_total_ = 0;
   roll_seconds(std::min(now, plan_.end_ns - 1));
-  if (now >= plan_.measure_start_ns && (current_.requests != 0 || current_.errors != 0 ||
-                                        plan_.measure_start_ns + second_ * kSecond < plan_.end_ns)) {
+  if (now >= plan_.measure_start_ns &&
+      (current_.requests != 0 || current_.errors != 0 ||
+       plan_.measure_start_ns + second_ * kSecond < plan_.end_ns)) {
     std::lock_guard lock(seconds_mutex_);
     seconds_.emplace_back(static_cast<std::uint32_t>(second_), current_);
   }

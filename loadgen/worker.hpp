@@ -14,9 +14,9 @@
 
 #include "loadgen/config.hpp"
 #include "loadgen/latency_histogram.hpp"
+#include "loadgen/response_parser.hpp"
 #include "loadgen/stats.hpp"
 #include "net/fd.hpp"
-#include "loadgen/response_parser.hpp"
 
 namespace iomodels::loadgen {
 
@@ -78,7 +78,7 @@ class Worker {
     std::uint32_t head = 0, in_flight = 0;
     std::size_t write_begin = 0, write_end = 0;  // unsent bytes of plan.batch
     bool want_out = false;
-    std::uint64_t conn_sent = 0;  // requests on this connection (--conn-requests)
+    std::uint64_t conn_sent = 0;   // requests on this connection (--conn-requests)
     std::int64_t deadline_ns = 0;  // connect timeout, or when to retry
     int connect_failures = 0;      // in a row
     bool ever_opened = false;
@@ -115,13 +115,13 @@ class Worker {
   std::int64_t interval_ns_ = 0;  // open loop: between this thread's requests
   std::uint64_t next_k_ = 0;      // open loop: the next request to assign
   std::uint64_t open_loop_limit_ = UINT64_MAX;
-  std::size_t ramp_next_ = 0;     // next slot to open for the first time
+  std::size_t ramp_next_ = 0;  // next slot to open for the first time
   std::int64_t ramp_interval_ns_ = 0;
   std::int64_t tick_ns_;
   std::int64_t next_tick_ns_ = 0;
   std::uint64_t in_flight_total_ = 0;  // over all slots, so the end test is O(1)
   std::uint64_t backlog_ = 0;          // open loop: assigned but not yet sent
-  bool gave_up_ = false;  // --requests with no time limit and no server to talk to
+  bool gave_up_ = false;               // --requests with no time limit and no server to talk to
   Fd epoll_;
   std::vector<char> buffer_;
 

@@ -23,7 +23,8 @@ TEST(LatencyHistogram, BucketsTileTheRangeWithoutGaps) {
     ASSERT_EQ(LatencyHistogram::index_of(LatencyHistogram::bucket_low(i)), i);
     ASSERT_EQ(LatencyHistogram::index_of(LatencyHistogram::bucket_high(i) - 1), i);
   }
-  EXPECT_EQ(LatencyHistogram::index_of(LatencyHistogram::kHighestNs), LatencyHistogram::kBucketCount - 1);
+  EXPECT_EQ(LatencyHistogram::index_of(LatencyHistogram::kHighestNs),
+            LatencyHistogram::kBucketCount - 1);
   EXPECT_EQ(LatencyHistogram::index_of(UINT64_MAX), LatencyHistogram::kBucketCount - 1);
 }
 
@@ -82,7 +83,7 @@ TEST(LatencyHistogram, LogNormalMeanAndStdevClose) {
 TEST(LatencyHistogram, ConstantValueIsReportedExactly) {
   LatencyHistogram h;
   for (int i = 0; i < 1000; ++i) h.record(20'000'000);  // 20 ms
-  EXPECT_DOUBLE_EQ(h.percentile(50), 20'000'000.0);  // clamped to min == max
+  EXPECT_DOUBLE_EQ(h.percentile(50), 20'000'000.0);     // clamped to min == max
   EXPECT_DOUBLE_EQ(h.mean(), 20'000'000.0);
   EXPECT_DOUBLE_EQ(h.stdev(), 0.0);
 }

@@ -17,7 +17,8 @@ std::string ok(std::string_view body) {
 
 TEST(ResponseParser, PipelinedResponsesOneAtATime) {
   ResponseParser p;
-  const std::string data = ok("Hello, World!") + "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+  const std::string data =
+      ok("Hello, World!") + "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
   std::span<const char> rest(data);
   auto r = p.feed(rest);
   ASSERT_EQ(r.status, ParseStatus::Complete);
@@ -53,7 +54,8 @@ TEST(ResponseParser, GarbageIsAnError) {
 TEST(ResponseParser, ConnectionCloseAndChunked) {
   ResponseParser p;
   const std::string data =
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: "
+      "close\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
   ASSERT_EQ(p.feed(data).status, ParseStatus::Complete);
   EXPECT_FALSE(p.response().keep_alive);
   EXPECT_EQ(p.response().body_bytes, 3u);
@@ -106,7 +108,8 @@ TEST(ResponseParser, RandomBytesNeverCrash) {
     ResponseParser p(10);
     std::string data = round % 2 ? ok("0123456789") : "";
     const int extra = static_cast<int>(rng() % 64);
-    for (int i = 0; i < extra; ++i) data.insert(data.begin() + rng() % (data.size() + 1), static_cast<char>(rng()));
+    for (int i = 0; i < extra; ++i)
+      data.insert(data.begin() + rng() % (data.size() + 1), static_cast<char>(rng()));
     std::span<const char> rest(data);
     while (!rest.empty()) {
       const auto r = p.feed(rest);

@@ -102,7 +102,9 @@ std::string url(std::uint16_t port, const std::string& path = "/hello") {
   return "http://127.0.0.1:" + std::to_string(port) + path;
 }
 
-std::uint64_t u(const json& j, const char* key) { return j.at(key).get<std::uint64_t>(); }
+std::uint64_t u(const json& j, const char* key) {
+  return j.at(key).get<std::uint64_t>();
+}
 
 // The invariants every result must satisfy, whatever the server did.
 void expect_consistent(const json& r) {
@@ -118,12 +120,13 @@ void expect_consistent(const json& r) {
   EXPECT_EQ(timeline_errors, u(r["errors"], "total"));
   EXPECT_EQ(u(r["histogram"], "count"), u(r, "requests"));
   std::uint64_t kinds = 0;
-  for (const char* k : {"connect_refused", "connect_timeout", "connect_reset", "connect_other", "read",
-                        "reset", "write", "timeout", "status", "parse", "body"}) {
+  for (const char* k : {"connect_refused", "connect_timeout", "connect_reset", "connect_other",
+                        "read", "reset", "write", "timeout", "status", "parse", "body"}) {
     kinds += u(r["errors"], k);
   }
   EXPECT_EQ(kinds, u(r["errors"], "total"));
-  for (const char* key : {"config", "duration_s", "throughput_rps", "latency_us", "histogram", "timeline"}) {
+  for (const char* key :
+       {"config", "duration_s", "throughput_rps", "latency_us", "histogram", "timeline"}) {
     EXPECT_TRUE(r.contains(key)) << key;
   }
   for (const char* key : {"p50", "p75", "p90", "p99", "p99_9", "p99_99", "max", "mean", "stdev"}) {
@@ -212,7 +215,8 @@ TEST(LoadgenRun, StallShowsInCorrectedTailNotUncorrectedMedian) {
   // Uncorrected: only the few requests in flight at the stall saw it.
   EXPECT_LT(o.result["latency_uncorrected_us"]["p50"].get<double>(), 50'000);
   // And the corrected distribution carries the queue behind the stall.
-  EXPECT_GT(o.result["latency_us"]["p90"].get<double>(), o.result["latency_uncorrected_us"]["p90"].get<double>());
+  EXPECT_GT(o.result["latency_us"]["p90"].get<double>(),
+            o.result["latency_uncorrected_us"]["p90"].get<double>());
 }
 
 void expect_sleep_20(const std::string& target) {
@@ -357,8 +361,8 @@ TEST(LoadgenRun, MergeAddsCountsAndHistograms) {
   LatencyHistogram expected = LatencyHistogram::from_json(a.result["histogram"]);
   expected.merge(LatencyHistogram::from_json(b.result["histogram"]));
   EXPECT_EQ(LatencyHistogram::from_json(r["histogram"]), expected);
-  EXPECT_DOUBLE_EQ(r["throughput_rps"].get<double>(),
-                   a.result["throughput_rps"].get<double>() + b.result["throughput_rps"].get<double>());
+  EXPECT_DOUBLE_EQ(r["throughput_rps"].get<double>(), a.result["throughput_rps"].get<double>() +
+                                                          b.result["throughput_rps"].get<double>());
 }
 
 TEST(LoadgenRun, SigintStopsEarlyAndStillWritesResults) {
@@ -390,7 +394,8 @@ TEST(LoadgenRun, SigintStopsEarlyAndStillWritesResults) {
 
 TEST(LoadgenRun, SourceAddressesAreUsed) {
   TestServer server;
-  const Output o = loadgen({"-c", "8", "-n", "400", "--source-addrs", "127.0.0.1-127.0.0.4", url(server.port())});
+  const Output o = loadgen(
+      {"-c", "8", "-n", "400", "--source-addrs", "127.0.0.1-127.0.0.4", url(server.port())});
   ASSERT_EQ(o.status, 0) << o.out << o.err;
   EXPECT_EQ(u(o.result, "requests"), 400u);
   EXPECT_EQ(o.result["config"]["source_addrs"].size(), 4u);

@@ -88,8 +88,10 @@ void TestServer::serve() {
       const short revents = i + 1 < fds.size() ? fds[i + 1].revents : 0;
       if (revents & (POLLIN | POLLHUP | POLLERR)) {
         const IoResult r = read_some(c.fd.get(), buf);
-        if (r.status == IoStatus::Ok) c.in.append(buf, r.bytes);
-        else if (r.status != IoStatus::Again) c.dead = true;
+        if (r.status == IoStatus::Ok)
+          c.in.append(buf, r.bytes);
+        else if (r.status != IoStatus::Again)
+          c.dead = true;
       }
       std::size_t end;
       while (!c.dead && (end = c.in.find("\r\n\r\n")) != std::string::npos) {
@@ -132,8 +134,10 @@ void TestServer::serve() {
       }
       if (!c.dead && !c.sending.empty()) {
         const IoResult w = write_some(c.fd.get(), c.sending);
-        if (w.status == IoStatus::Ok) c.sending.erase(0, w.bytes);
-        else if (w.status != IoStatus::Again) c.dead = true;
+        if (w.status == IoStatus::Ok)
+          c.sending.erase(0, w.bytes);
+        else if (w.status != IoStatus::Again)
+          c.dead = true;
       }
     }
     std::erase_if(conns, [](const Conn& c) { return c.dead; });
