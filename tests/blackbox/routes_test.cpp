@@ -1,7 +1,6 @@
 // Every route of SPEC §3 and the headers every response carries.
 #include <cstdlib>
 #include <ctime>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -26,9 +25,9 @@ void expect_common_headers(const HttpResponse& r) {
   EXPECT_EQ(r.header("Server"), "iomodels-" + suite().model);
   ASSERT_EQ(r.header_count("Date"), 1u);
   const std::string date = *r.header("Date");
-  EXPECT_TRUE(std::regex_match(
-      date, std::regex(R"([A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT)")))
-      << date;
+  // The fixed-length IMF-fixdate, which strptime() below also checks field by
+  // field (a date that does not parse is a million seconds off).
+  EXPECT_EQ(date.size(), 29u) << date;
   EXPECT_LE(std::abs(seconds_from_now(date)), 5) << date;
   ASSERT_EQ(r.header_count("Content-Length"), 1u);
   EXPECT_EQ(r.header("Content-Length"), std::to_string(r.body.size()));
