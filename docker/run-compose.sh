@@ -71,7 +71,9 @@ fi
 
 # ---------------------------------------------------------------- engine
 dockerd_pid=
-shims_before=$(pgrep -x containerd-shim-runc-v2 || true; pgrep -x containerd-shim || true)
+# The kernel cuts a process name at 15 characters: containerd-shim-runc-v2
+# shows as containerd-shim.
+shims_before=$(pgrep -x containerd-shim || true)
 data_root=/var/lib/iomodels-docker
 exec_root=/run/iomodels-docker
 # The daemon's containerd keeps its shim sockets in /run/containerd/s even
@@ -88,7 +90,7 @@ stop_engine() {
     kill -0 "$dockerd_pid" 2>/dev/null && { echo "dockerd ignored SIGTERM for 30 s: SIGKILL"; kill -KILL "$dockerd_pid"; }
     wait "$dockerd_pid" 2>/dev/null
     # Shims of containers that outlived the daemon: ours if they were not there before.
-    for pid in $(pgrep -x containerd-shim-runc-v2; pgrep -x containerd-shim); do
+    for pid in $(pgrep -x containerd-shim); do
       grep -qx "$pid" <<<"$shims_before" || { echo "killing leftover shim $pid"; kill -KILL "$pid"; }
     done
     # Mounts a killed daemon can leave (netns handles, overlay layers).
@@ -147,8 +149,9 @@ say "base image"
 docker/make-base-image.sh 2>&1 | tail -3
 say "docker-compose build"
 docker-compose --version
-docker-compose build "$server" 2>&1 | grep -E '^(Step|Successfully|ERROR)|error' | tail -15
-docker-compose build loadgen 2>&1 | tail -1
+# One build: every service uses the same image (iomodels:latest). Building a
+# second service would rebuild if a source file changed in between.
+docker-compose build "$server" 2>&1 | grep -E '^(Step|Successfully|ERROR)' | tail -15
 
 # ---------------------------------------------------------------- run
 export IOMODELS_RUN=compose-$(date -u +%Y%m%dT%H%M%SZ)
@@ -162,7 +165,10 @@ ids=$(docker-compose ps -q loadgen)
 codes=$(docker wait $ids | tr '\n' ' ')
 echo "loadgen exit codes: $codes"
 docker-compose logs --no-color loadgen | grep -vE '^\S+\s+\|\s*$' | tail -40
+docker-compose stop "$server"
 docker-compose logs --no-color "$server" | tail -5
+# init: true makes SIGTERM reach the server, which exits 0 (SPEC §4).
+echo "$server exit code after docker-compose stop: $(docker inspect -f '{{.State.ExitCode}}' "$(docker-compose ps -q "$server")")"
 docker-compose down --remove-orphans
 
 # ---------------------------------------------------------------- merge
