@@ -46,6 +46,9 @@ TEST(Hostile, SigtermUnderLoadExitsZeroPromptly) {
       }
     });
   }
+  // The busy clients first: server-blocking serves whichever connection it
+  // accepts first until that one closes, and an idle one would be it.
+  for (int i = 0; i < 100 && ok.load() == 0; ++i) std::this_thread::sleep_for(milliseconds(50));
   Fd idle = connect_loopback(server.port());
   Fd half = connect_loopback(server.port());
   ASSERT_TRUE(idle && half);
