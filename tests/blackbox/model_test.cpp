@@ -80,9 +80,14 @@ class Threaded : public BlackBox {
 
 TEST_F(Threaded, PoolOfFourServesFourAtOnceAndTheFifthWaits) {
   start({"--pool", "4"});
+  // The acceptor, the closer of refused connections and the four workers:
+  // a pool does not grow with the load.
+  EXPECT_EQ(server().thread_count(), 6);
   auto start = Clock::now();
   auto connections =
       send_on_new_connections(server(), 5, get_request("/sleep/500", "Connection: close\r\n"));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(server().thread_count(), 6);
   std::vector<long long> times = finish_times(connections, start);
   std::sort(times.begin(), times.end());
   EXPECT_LT(times[3], 1000) << "four sleeps did not run at the same time";
