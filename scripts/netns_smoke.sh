@@ -1,37 +1,75 @@
 #!/usr/bin/env bash
-# Smoke test of the network mode: a server and two load generators on
-# emulated hosts (network namespaces joined by a switch), their JSON merged
-# with `loadgen --merge`. Passes when the merged counts equal the sum of the
-# parts and no namespace or veth of the run is left afterwards.
+# Smoke test of the network mode (issue 8's check): `bench.py --network netns`
+# runs the smoke profile's hello points on emulated hosts, a server and two
+# load generators each in a network namespace of its own; then the
+# standalone scripts/benchlib/network_mode.py does one point the same way.
+# Passes when every merged result equals the sum of its parts (requests,
+# status and error counts, every histogram bucket) and no namespace or veth
+# of these runs is left afterwards.
 #
 #   scripts/netns_smoke.sh [BUILD_DIR]     (default: build; needs root)
 #
-# Exit 0 pass, 1 fail, 77 skipped (not root / no namespaces: ctest's
-# SKIP_RETURN_CODE convention).
+# Exit 0 pass, 1 fail, 77 skipped (not root: ctest's SKIP_RETURN_CODE).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$repo/build}
-[ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] && { sed -n '2,10p' "$0"; exit 0; }
-[ -d "$build" ] || { echo "netns_smoke: no build folder $build" >&2; exit 2; }
+case "${1:-}" in -h|--help) sed -n '2,12p' "$0"; exit 0 ;; esac
+build=$(cd "${1:-$repo/build}" 2>/dev/null && pwd) || { echo "netns_smoke: no build folder ${1:-$repo/build}" >&2; exit 2; }
 if [ "$(id -u)" -ne 0 ]; then echo "netns_smoke: SKIP: needs root for veth pairs"; exit 77; fi
 
 py=/usr/bin/python3
 out=$(mktemp -d /tmp/iomodels-netns-smoke.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-links_before=$(ip -o link | awk -F': ' '{print $2}' | sort)
+links() { ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
+# Namespaces named by netns.py for process $1 (its names carry the pid).
+left_by() { ip netns list | awk '{print $1}' | grep "^iom-$1-" || true; }
+failures=()
+links_before=$(links)
 
-status=0
-"$py" "$repo/scripts/benchlib/network_mode.py" --build "$build" --out "$out" \
-  --clients 2 --connections 10 --duration 2s --rate-limit 1gbit || status=$?
-
-links_after=$(ip -o link | awk -F': ' '{print $2}' | sort)
-left=$(ip netns list | awk '{print $1}' | grep -Fx -f <("$py" -c '
+# 1. The bench itself.
+"$py" "$repo/scripts/bench.py" --profile smoke --build "$build" --network netns --clients 2 \
+  --models epoll --scenarios hello --no-peers --no-micro --out "$out" --run-id bench \
+  >"$out/bench.log" 2>&1 &
+bench_pid=$!
+wait "$bench_pid" || failures+=("bench.py exited $? (see below)")
+[ -n "$(left_by "$bench_pid")" ] && failures+=("bench.py left namespaces: $(left_by "$bench_pid" | tr '\n' ' ')")
+"$py" - "$repo/scripts" "$out/bench/points" <<'EOF' || failures+=("bench.py: merged != sum of parts")
 import json, sys
-print("\n".join(json.load(open(sys.argv[1])).get("namespaces", [])))' "$out/network.json" 2>/dev/null) || true)
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from benchlib.network_mode import check_merge
+merged_points = 0
+for point in sorted(Path(sys.argv[2]).iterdir()):
+    parts = sorted(point.glob("loadgen-*.json"))
+    if not parts:
+        continue
+    c = check_merge(json.loads((point / "loadgen.json").read_text()),
+                    [json.loads(p.read_text()) for p in parts])
+    merged_points += 1
+    print(f"bench {point.name}: {len(parts)} loadgens {c['parts_requests']} -> "
+          f"{c['merged_requests']} requests; " + ("; ".join(c["mismatches"]) or "merged == sum of parts"))
+    if c["mismatches"]:
+        sys.exit(1)
+if merged_points == 0:
+    print("bench: no point ran with two load generators")
+    sys.exit(1)
+EOF
 
-fail() { echo "netns_smoke: FAIL: $*"; exit 1; }
-[ "$status" -eq 0 ] || fail "network_mode.py exited $status"
-[ -f "$out/network.json" ] || fail "no network.json"
-[ -z "$left" ] || fail "namespaces left behind: $left"
-[ "$links_before" = "$links_after" ] || fail "host links changed: $(diff <(echo "$links_before") <(echo "$links_after"))"
+# 2. The standalone network-mode point, with a tbf limit on the server's link.
+"$py" "$repo/scripts/benchlib/network_mode.py" --build "$build" --out "$out/nm" \
+  --clients 2 --connections 10 --duration 2s --rate-limit 1gbit &
+nm_pid=$!
+wait "$nm_pid" || failures+=("network_mode.py exited $?")
+[ -n "$(left_by "$nm_pid")" ] && failures+=("network_mode.py left namespaces: $(left_by "$nm_pid" | tr '\n' ' ')")
+
+links_after=$(links)
+[ "$links_before" = "$links_after" ] ||
+  failures+=("host links changed: $(diff <(echo "$links_before") <(echo "$links_after") | tr '\n' ' ')")
+
+if ((${#failures[@]})); then
+  tail -20 "$out/bench.log"
+  printf 'netns_smoke: FAIL: %s\n' "${failures[@]}"
+  echo "netns_smoke: 0 passed, 1 failed"
+  exit 1
+fi
+echo "netns_smoke: no namespace or veth left; host links as before"
 echo "netns_smoke: 1 passed, 0 failed"
