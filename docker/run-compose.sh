@@ -14,21 +14,25 @@
 #      and nft rule sets and ip_forward with what they were before.
 #
 #   docker/run-compose.sh [--server server-epoll] [--loadgens 2]
-#                         [--duration 5s] [--connections 50] [--purge]
+#                         [--duration 5s] [--connections 50]
+#                         [--bench PROFILE] [--purge]
 #
-# --purge also deletes the private data root (images, build cache) at the
-# end; without it the next run reuses the images and takes seconds.
+# --bench PROFILE also runs the `bench` service (make bench PROFILE=...,
+# e.g. smoke) in a container. Results go to $IOMODELS_RESULTS (default
+# ./results). --purge also deletes the private data root (images, build
+# cache) at the end; without it the next run reuses them.
 # Exit status: 0 when the run, the merge check and the host check all pass.
 set -euo pipefail
 
-server=server-epoll loadgens=2 duration=5s connections=50 purge=0
-usage() { sed -n '2,21p' "$0"; }
+server=server-epoll loadgens=2 duration=5s connections=50 purge=0 bench=
+usage() { sed -n '2,24p' "$0"; }
 while (($#)); do
   case "$1" in
     --server) server=${2:?}; shift ;;
     --loadgens) loadgens=${2:?}; shift ;;
     --duration) duration=${2:?}; shift ;;
     --connections) connections=${2:?}; shift ;;
+    --bench) bench=${2:?}; shift ;;
     --purge) purge=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run-compose.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -41,6 +45,9 @@ done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+export IOMODELS_RESULTS=${IOMODELS_RESULTS:-$repo/results}
+mkdir -p "$IOMODELS_RESULTS"
+IOMODELS_RESULTS=$(cd "$IOMODELS_RESULTS" && pwd)
 # A fixed project name: container and network names do not depend on what
 # the checkout's folder is called.
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-iomodels}
@@ -156,7 +163,7 @@ docker-compose build "$server" 2>&1 | grep -E '^(Step|Successfully|ERROR)' | tai
 # ---------------------------------------------------------------- run
 export IOMODELS_RUN=compose-$(date -u +%Y%m%dT%H%M%SZ)
 export IOMODELS_TARGET=$server IOMODELS_DURATION=$duration IOMODELS_CONNECTIONS=$connections
-out=results/$IOMODELS_RUN
+out=$IOMODELS_RESULTS/$IOMODELS_RUN
 say "docker-compose up -d $server"
 docker-compose up -d "$server"
 say "docker-compose up -d --no-deps --scale loadgen=$loadgens loadgen   ($duration, $connections connections each)"
@@ -175,8 +182,8 @@ docker-compose down --remove-orphans
 say "loadgen --merge"
 parts=("$out"/loadgen-*.json)
 ((${#parts[@]} == loadgens)) || { echo "expected $loadgens result files in $out, found ${#parts[@]}" >&2; exit 1; }
-rel=(); for p in "${parts[@]}"; do rel+=("/results/${p#results/}"); done
-docker run --rm --network none -v "$repo/results:/results" iomodels:latest \
+rel=(); for p in "${parts[@]}"; do rel+=("/results/${p#"$IOMODELS_RESULTS"/}"); done
+docker run --rm --network none -v "$IOMODELS_RESULTS:/results" iomodels:latest \
   loadgen --merge "${rel[@]}" --json "/results/$IOMODELS_RUN/merged.json" | tail -25
 # The same exact-merge check as the bench's network mode.
 /usr/bin/python3 - "$repo/scripts" "$out/merged.json" "${parts[@]}" <<'EOF'
@@ -190,6 +197,13 @@ print(f"merged: {c['merged_requests']} req {c['merged_rps']:.0f} rps, "
 print("merge check: " + ("; ".join(c["mismatches"]) or "merged counts == sum of parts"))
 sys.exit(1 if c["mismatches"] else 0)
 EOF
+
+# ---------------------------------------------------------------- bench
+if [ -n "$bench" ]; then
+  say "docker-compose --profile bench run --rm bench   (make bench PROFILE=$bench)"
+  IOMODELS_PROFILE=$bench docker-compose --profile bench run --rm bench 2>&1 | tail -25
+  docker-compose down --remove-orphans
+fi
 
 # ---------------------------------------------------------------- host after
 stop_engine
