@@ -172,6 +172,8 @@ def _stop_holder(holder: subprocess.Popen) -> None:
     _kill_pids(_pids_sharing_netns(holder.pid))
     holder.kill()
     holder.wait()
+    if holder.stdout:
+        holder.stdout.close()
     with _lock:
         _live_holders.pop(holder.pid, None)
 
@@ -195,6 +197,9 @@ def cleanup_stale() -> list[str]:
         if not m:
             continue
         owner = int(m.group(1))
+        # A live pid keeps its namespaces, even if the pid was reused by an
+        # unrelated process: leaving one stale namespace is harmless, deleting
+        # a running bench's namespace is not.
         if owner == os.getpid() or os.path.exists(f"/proc/{owner}"):
             continue
         _delete_netns(ns)
@@ -391,9 +396,13 @@ class Topology:
         return f"{SUBNET_PREFIX}{10 + i}"
 
     def server_wrap(self, argv: list[str]) -> list[str]:
+        if not self._server:
+            raise NetnsError("topology not set up: use it as a context manager")
         return ["ip", "netns", "exec", self._server, *argv]
 
     def client_wrap(self, i: int, argv: list[str]) -> list[str]:
+        if not 0 <= i < len(self._clients):
+            raise NetnsError(f"no client host {i} (this topology has {len(self._clients)})")
         return ["ip", "netns", "exec", self._clients[i], *argv]
 
     @property
