@@ -105,8 +105,10 @@ stop_engine() {
     rm -rf "$exec_root" /run/iomodels-docker.sock /run/iomodels-docker.pid
     ((had_run_containerd)) || rm -rf /run/containerd
     ((purge)) && { echo "removing $data_root"; rm -rf --one-file-system "$data_root"; }
+    # Only after our own engine: with an engine that was already running,
+    # its bridges and rules belong to it and stay.
+    restore_host
   fi
-  restore_host
 }
 
 restore_host() {
