@@ -122,9 +122,12 @@ sigset_t stop_signals() {
 
 void print_progress(std::int64_t second, const TimelineSecond& last, std::uint64_t errors,
                     const LatencyHistogram& so_far) {
-  std::fprintf(stderr, "[%4llds] %10llu req/s  errors %llu  p99 so far %.1f us\n",
+  // The last field is this second's median, for live displays (make demo):
+  // the whole run's p50 is known only at the end.
+  std::fprintf(stderr, "[%4llds] %10llu req/s  errors %llu  p99 so far %.1f us  p50 %.1f us\n",
                static_cast<long long>(second), static_cast<unsigned long long>(last.requests),
-               static_cast<unsigned long long>(errors), so_far.percentile(99) / 1000.0);
+               static_cast<unsigned long long>(errors), so_far.percentile(99) / 1000.0,
+               last.histogram.percentile(50) / 1000.0);
 }
 
 }  // namespace
