@@ -1,7 +1,7 @@
 #include "protocol/router.hpp"
 
 #include <charconv>
-#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -168,36 +168,54 @@ std::string_view status_reason(int status) {
 
 void serialize(const Response& response, std::string_view server_name, OutputQueue& out) {
   const std::uint64_t length = response.pattern ? response.pattern_bytes : response.body.size();
-  // One buffer for the whole head: formatted on the stack, appended once.
+  // One buffer for the whole head, filled by hand and appended once. Not
+  // snprintf: its format parsing was a third of server-epoll's user-space
+  // CPU time per /hello (perf), more than http-parser's.
   char head[512];
-  int n = std::snprintf(head, sizeof head,
-                        "HTTP/1.1 %d %.*s\r\n"
-                        "Server: %.*s\r\n"
-                        "Date: %.*s\r\n"
-                        "Content-Type: %.*s\r\n"
-                        "Content-Length: %llu\r\n",
-                        response.status, static_cast<int>(status_reason(response.status).size()),
-                        status_reason(response.status).data(), static_cast<int>(server_name.size()),
-                        server_name.data(), static_cast<int>(http_date_now().size()),
-                        http_date_now().data(), static_cast<int>(response.content_type.size()),
-                        response.content_type.data(), static_cast<unsigned long long>(length));
-  std::string_view extra;
+  std::size_t used = 0;
+  auto put = [&](std::string_view text) {
+    // Only our own short strings go here (status, names, date, type): the
+    // clamp can never bite, it only makes overflow impossible.
+    text = text.substr(0, sizeof head - used);
+    std::memcpy(head + used, text.data(), text.size());
+    used += text.size();
+  };
+  auto put_number = [&](std::uint64_t value) {
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    put({digits, static_cast<std::size_t>(end - digits)});
+  };
+  put("HTTP/1.1 ");
+  put_number(static_cast<std::uint64_t>(response.status));
+  put(" ");
+  put(status_reason(response.status));
+  put("\r\nServer: ");
+  put(server_name);
+  put("\r\nDate: ");
+  put(http_date_now());
+  put("\r\nContent-Type: ");
+  put(response.content_type);
+  put("\r\nContent-Length: ");
+  put_number(length);
+  put("\r\n");
   if (response.close) {
-    extra = "Connection: close\r\n";
+    put("Connection: close\r\n");
   } else if (response.keep_alive_header) {
-    extra = "Connection: keep-alive\r\n";
+    put("Connection: keep-alive\r\n");
   }
-  // Each append lands in the same chunk of the queue: one buffer, one write.
-  out.append({head, static_cast<std::size_t>(n)});
-  out.append(extra);
   if (!response.allow.empty()) {
-    out.append("Allow: ");
-    out.append(response.allow);
-    out.append("\r\n");
+    put("Allow: ");
+    put(response.allow);
+    put("\r\n");
   }
-  out.append("\r\n");
-  if (!response.pattern) out.append(response.body);
-  if (response.pattern) out.append_pattern(response.pattern_bytes);
+  put("\r\n");
+  // Head and body land in the same chunk of the queue: one buffer, one write.
+  out.append({head, used});
+  if (response.pattern) {
+    out.append_pattern(response.pattern_bytes);
+  } else {
+    out.append(response.body);
+  }
 }
 
 }  // namespace iomodels::http
