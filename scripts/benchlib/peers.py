@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from benchlib.models import ServerSpec, find_binary
+from benchlib.models import ANY, ServerSpec, find_binary
 from peers.nginx_conf import nginx_argv
 
 PEERS_DIR = Path(__file__).resolve().parent.parent / "peers"
@@ -51,6 +51,8 @@ def peer_specs(build_dir: Path, run_dir: Path) -> tuple[list[ServerSpec], list[s
         (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if Path(p).exists()), None)
     if nginx:
         nginx_dir = Path(run_dir) / "nginx"
+        # No listen_any: the address is in the generated config, not on the
+        # command line, so nginx sits out the modes that listen beyond loopback.
         specs.append(ServerSpec(
             name="nginx", label="nginx (1 worker)", peer=True, announces=False,
             make_argv=lambda port, _run, n=nginx, d=nginx_dir: nginx_argv(port, d, n)))
@@ -61,7 +63,8 @@ def peer_specs(build_dir: Path, run_dir: Path) -> tuple[list[ServerSpec], list[s
     if node and NODE_SCRIPT.exists():
         specs.append(ServerSpec(
             name="node", label="Node.js http", peer=True,
-            make_argv=lambda port, _run, n=node: [n, str(NODE_SCRIPT), str(port)]))
+            make_argv=lambda port, _run, n=node: [n, str(NODE_SCRIPT), str(port)],
+            listen_any=["0.0.0.0"]))  # node_hello.js PORT [HOST]
     elif not node:
         notices.append(f"node not installed: {INSTALL_HINT}")
     else:
@@ -71,7 +74,8 @@ def peer_specs(build_dir: Path, run_dir: Path) -> tuple[list[ServerSpec], list[s
     if floor:
         specs.append(ServerSpec(
             name="floor", label="floor (kernel only)", peer=True,
-            make_argv=lambda port, _run, b=floor: [str(b), "--port", str(port)]))
+            make_argv=lambda port, _run, b=floor: [str(b), "--port", str(port)],
+            listen_any=ANY))
     else:
         notices.append(f"floor-server not found under {build_dir}: build it (make build)")
 
@@ -84,7 +88,8 @@ def peer_specs(build_dir: Path, run_dir: Path) -> tuple[list[ServerSpec], list[s
         if ok:
             specs.append(ServerSpec(
                 name="uring", label="io_uring (1 ring)",
-                make_argv=lambda port, _run, b=uring: [str(b), "--port", str(port)]))
+                make_argv=lambda port, _run, b=uring: [str(b), "--port", str(port)],
+                listen_any=ANY))
         else:
             notices.append(f"server-uring cannot run on this kernel: {why}")
     return specs, notices

@@ -122,7 +122,9 @@ int main(int argc, char** argv) {
       const int fd = events[i].data.fd;
       if (fd == shutdown::event_fd()) break;
       if (fd == listener.get()) {
-        // EMFILE and friends: the connection stays in the backlog; fine here.
+        // EMFILE and friends: the connection stays in the backlog and the
+        // listener readable, so the floor spins until a descriptor frees up.
+        // Our servers must not (SPEC §3); a floor is only run below the limit.
         int c = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) continue;
         set_nodelay(c);
