@@ -8,7 +8,8 @@ one table redrawn once a second, for a room to watch.
 
 Each step is one model at one connection count: a fresh server pinned to
 CPU 0, the load generator pinned to CPU 1, for --seconds. While a step runs
-the row shows the load generator's live requests/s and its p99 so far and
+the row shows the load generator's live requests/s, p50 (of the last second)
+and p99 (so far) and
 the server's RSS, threads, context switches/s and CPU % (from /proc, one
 sample a second); when it ends the row gets the step's p50/p99 and averages.
 Ctrl-C (or SIGTERM) stops the server and the load generator and exits 130.
@@ -38,8 +39,10 @@ from demo_table import Row, Screen  # noqa: E402
 SCENARIOS = {"hello": "/hello", "sleep": "/sleep/10", "cpu": "/cpu/100", "bytes": "/bytes/16384"}
 # Short names for the table (the bench's labels are too long for a projector).
 SHORT = {"blocking": "blocking", "threaded-pool0": "threaded --pool 0", "epoll": "epoll"}
-# loadgen: "[   3s]   12345 req/s  errors 0  p99 so far 123.4 us"
-PROGRESS = re.compile(r"\[\s*(\d+)s\]\s+(\d+) req/s\s+errors (\d+)\s+p99 so far ([\d.]+) us")
+# loadgen: "[   3s]   12345 req/s  errors 0  p99 so far 123.4 us  p50 45.6 us"
+# (the p50 of that second; older loadgens end after the p99)
+PROGRESS = re.compile(r"\[\s*(\d+)s\]\s+(\d+) req/s\s+errors (\d+)\s+p99 so far ([\d.]+) us"
+                      r"(?:\s+p50 ([\d.]+) us)?")
 
 
 class Stop(Exception):
@@ -171,7 +174,9 @@ class StepRunner:
             client = Child(pin(self.args.client_cpus, argv), self.logs, f"{tag}-loadgen")
         try:
             rss_max = threads_max = 0
-            next_tick = time.monotonic() + 1.0
+            # loadgen prints second N at N s after its start: draw a little
+            # after that, so each redraw has a fresh line to show.
+            next_tick = time.monotonic() + 1.25
             # A closed loop ends on time; the margin covers connecting and the
             # last requests' timeout, so a stuck step cannot hang the demo.
             deadline = time.monotonic() + self.args.seconds + 10
@@ -191,6 +196,8 @@ class StepRunner:
                 p = last_progress(client)
                 if p:
                     row.rps, row.errors, row.p99_us = float(p[1]), int(p[2]), float(p[3])
+                    if p[4]:
+                        row.p50_us = float(p[4])
                 self.screen.draw(self.rows, f"running {row.model} at {connections} connections")
             last = sampler.sample_now()
         finally:
@@ -272,8 +279,8 @@ def main(argv: list[str]) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             procs.stop_all()
         notes = runner.notes + (["interrupted: every server and loadgen was stopped"] if interrupted else [])
-        if not screen.live:
-            notes.append("(the p50 of a step is known only when it ends; '-' while it runs)")
+        notes.append("live rows: requests/s and p50 of the last second, p99 so far; a finished "
+                     "step: its whole window")
         screen.final(rows, notes)
     return 130 if interrupted else 0
 
