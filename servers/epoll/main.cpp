@@ -47,12 +47,27 @@ std::uint64_t fds_for_the_server(int reactors) {
   return 16 + 4 * static_cast<std::uint64_t>(reactors);
 }
 
+// SO_REUSEPORT lets any socket of the same user join a port: a second
+// server started by mistake on the same port would silently take part of the
+// connections instead of failing. A plain bind, closed at once, fails (exit 2,
+// "port in use") if anything already listens there.
+void exit_if_port_taken(const ListenOptions& listen) {
+  if (listen.port == 0) return;
+  ListenOptions exclusive = listen;
+  exclusive.reuse_port = false;
+  listen_or_exit(exclusive, "epoll");
+}
+
 // Runs this process's reactors until SIGINT/SIGTERM; calls on_listening once
 // every listener is bound. Returns the exit status.
 int serve(const EpollConfig& config, const std::function<void(int listen_fd)>& on_listening) {
   ListenOptions listen = config.server.listen;
   listen.nonblocking = true;
   listen.reuse_port = config.reactors > 1 || config.processes > 1;
+
+  // (A worker process is spared the check: the parent made it, and its probe
+  // listener holds the port until the workers listen.)
+  if (listen.reuse_port && config.processes == 1) exit_if_port_taken(listen);
 
   ConnectionLimit limit(config.max_connections);
   std::optional<CpuWorkerPool> offload;
@@ -164,6 +179,7 @@ int main(int argc, char** argv) {
 
   // The parent binds first: a port in use is reported here (exit 2), and
   // with --port 0 this picks the port every worker then joins.
+  exit_if_port_taken(config.server.listen);
   ListenOptions probe_options = config.server.listen;
   probe_options.reuse_port = true;
   Fd probe = listen_or_exit(probe_options, "epoll");

@@ -262,6 +262,17 @@ class Options(unittest.TestCase):
         finally:
             holder.close()
 
+    def test_a_second_reuseport_server_on_the_same_port_is_refused(self):
+        # SO_REUSEPORT would let it join the first one's port silently.
+        first = Server("--reactors", "2")
+        try:
+            for args in (["--reactors", "2"], ["--processes", "2"]):
+                result = self.run_server("--port", str(first.port), *args)
+                self.assertEqual(result.returncode, 2, args)
+                self.assertIn("in use", result.stderr)
+        finally:
+            first.close()
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
