@@ -343,8 +343,9 @@ void UringServer::on_send(Connection& c, int result) {
   // A short send just leaves the rest in `sending` for the next one.
   c.sending.consume(static_cast<std::size_t>(result));
   if (c.pending_output() == 0) {
-    // All sent: an idle connection keeps no output buffer. (This costs an
-    // allocation or two for the next response, about 1% of a /hello.)
+    // All sent: an idle connection keeps no output buffer. The price is an
+    // allocation or two for the next response; server-epoll avoids it with
+    // a shared queue, which a send the kernel may still be reading rules out.
     c.sending.release_memory();
     c.queued.release_memory();
   }
