@@ -61,6 +61,11 @@ int UringServer::run() {
     }
     io_uring_cq_advance(ring_.get(), seen);
   }
+  // Nothing fails silently: the events that cost retries, for the log.
+  std::fprintf(stderr,
+               "server-uring: %llu accept errors, %llu receives re-armed for want of a buffer\n",
+               static_cast<unsigned long long>(accept_errors_),
+               static_cast<unsigned long long>(buffer_shortages_));
   return 0;
 }
 
@@ -193,6 +198,7 @@ void UringServer::on_receive(Connection& c, int result, unsigned flags) {
   if (result == -ENOBUFS) {
     // Every provided buffer was taken in this batch; they are all back by
     // the time this receive is submitted again.
+    ++buffer_shortages_;
     arm_receive(c);
     return;
   }

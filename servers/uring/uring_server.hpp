@@ -73,6 +73,7 @@ class UringServer {
   std::uint64_t shutdown_counter_ = 0;  // the eventfd read lands here
   __kernel_timespec accept_retry_time_{};
   std::uint64_t accept_errors_ = 0;
+  std::uint64_t buffer_shortages_ = 0;  // receives that found no free buffer
   bool stopping_ = false;
   // Declared last, so destroyed first: closing the ring cancels what is still
   // in flight before the connections it points into are freed.
