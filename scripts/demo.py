@@ -105,6 +105,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if not 0.5 <= args.seconds <= 600:
         ap.error("--seconds: between 0.5 and 600")
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = [m for m in args.models if not re.fullmatch(r"blocking|epoll|threaded-pool\d+", m)]
+    if bad or not args.models:
+        ap.error(f"--models: unknown {', '.join(bad) or '(none given)'}; "
+                 "choose from blocking, threaded-poolN (N = 0 for a thread per connection), epoll")
     if args.path is not None and not args.path.startswith("/"):
         ap.error("--path must start with /")
     # Pinning needs two CPUs; on one, both share it (the table still teaches).
@@ -254,9 +258,9 @@ def main(argv: list[str]) -> int:
         return 1
     specs, missing = pick_models(build, args.models)
     if missing:
-        print(f"demo.py: unknown model or not built under {build}: {', '.join(missing)}",
+        print(f"demo.py: not built under {build}: {', '.join(missing)} (run `make` first)",
               file=sys.stderr)
-        return 2 if not specs else 1
+        return 1
     path = args.path or SCENARIOS[args.scenario]
     title = (f"iomodels demo: GET {path}, {args.seconds:g} s per step, server on CPU "
              f"{args.server_cpus or 'any'}, loadgen on CPU {args.client_cpus or 'any'}")
