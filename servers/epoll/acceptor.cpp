@@ -55,7 +55,7 @@ void Acceptor::on_ready(std::uint32_t) {
     const int error = errno;
     limit_.give_back();
     switch (error) {
-      case EAGAIN:  // the backlog is empty (or another reactor got there first)
+      case EAGAIN:  // the backlog is empty: every waiting client is in
         return;
       case EINTR:
       case ECONNABORTED:  // that client gave up while waiting; the next may be fine

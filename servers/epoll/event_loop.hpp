@@ -34,7 +34,8 @@ class EventLoop {
   // errors and hang-ups (which epoll always reports). watch() returns false
   // (errno set) if the kernel refuses, e.g. at fs.epoll.max_user_watches.
   // There is no unwatch(): closing a descriptor removes it from the set, as
-  // long as no copy of it (dup, fork) is open, which this server never makes.
+  // long as no copy of it (dup, fork) is open: this server makes none
+  // (--processes forks before any epoll set exists).
   [[nodiscard]] bool watch(int fd, std::uint32_t events, Handler& handler);
   void change(int fd, std::uint32_t events, Handler& handler);
 
