@@ -43,7 +43,6 @@ std::vector<long long> finish_times(std::vector<HttpConnection>& connections,
 class Blocking : public BlackBox {
  protected:
   void SetUp() override {
-    if (!model_is("blocking")) GTEST_SKIP() << "blocking model only";
     start();
   }
 };
@@ -74,7 +73,6 @@ TEST_F(Blocking, SecondClientWaitsUntilTheFirstLeaves) {
 class Threaded : public BlackBox {
  protected:
   void SetUp() override {
-    if (!model_is("threaded")) GTEST_SKIP() << "threaded model only";
   }
 };
 
@@ -206,7 +204,6 @@ TEST_F(Threaded, SigtermWithManyIdleClientsOnPoolZero) {
 class Uring : public BlackBox {
  protected:
   void SetUp() override {
-    if (!model_is("uring")) GTEST_SKIP() << "uring model only";
     start();
   }
 };
@@ -221,7 +218,6 @@ TEST_F(Uring, Overlaps200Sleeps) {
 class Epoll : public BlackBox {
  protected:
   void SetUp() override {
-    if (!model_is("epoll")) GTEST_SKIP() << "epoll model only";
   }
 };
 

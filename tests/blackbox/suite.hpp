@@ -33,7 +33,6 @@ class BlackBox : public ::testing::Test {
   // Starts the server under test with --port 0 and these extra options.
   ServerProcess& start(const std::vector<std::string>& args = {});
   ServerProcess& server() { return *server_; }
-  bool model_is(std::string_view model) const { return suite().model == model; }
 
   std::unique_ptr<ServerProcess> server_;
 };
