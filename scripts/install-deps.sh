@@ -16,7 +16,7 @@ required=(
   nlohmann-json3-dev libhttp-parser-dev liburing-dev
   clang libclang-rt-14-dev clang-format
   python3 python3-matplotlib python3-numpy
-  iproute2 procps util-linux curl
+  iproute2 procps util-linux curl strace
 )
 optional_peers=(nginx-light wrk)
 optional_docker=(docker.io docker-compose debootstrap)
