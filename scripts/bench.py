@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
     if loadgen is None:
         print(f"bench.py: no loadgen under {build}: build first (make)", file=sys.stderr)
         return 2
-    specs, notices = our_models(build, args.pool)
+    specs, notices = our_models(build, args.pool, big=args.profile == "full")
     if args.models:
         keep = set(args.models.split(","))
         specs = [s for s in specs if s.name in keep]

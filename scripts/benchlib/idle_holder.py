@@ -34,7 +34,7 @@ def response_complete(buf: bytes) -> bool:
     return True
 
 
-def hold(host: str, port: int, n: int, timeout_s: float, answer_wait_s: float):
+def hold(host: str, port: int, n: int, timeout_s: float, answer_wait_s: float, source: str = ""):
     """Opens n connections, sends one GET on each and waits (a bounded time)
     for the answers. Returns (sockets held, answered, failure). A connection
     left unanswered is still held: a server that serves one connection at a
@@ -50,6 +50,10 @@ def hold(host: str, port: int, n: int, timeout_s: float, answer_wait_s: float):
         while started < n and connecting < IN_FLIGHT:
             s = socket.socket()
             s.setblocking(False)
+            if source:
+                # One source address has ~28k ephemeral ports towards one
+                # server port: more idle connections need more addresses.
+                s.bind((source, 0))
             err = s.connect_ex((host, port))
             if err not in (0, errno.EINPROGRESS):
                 s.close()
@@ -107,6 +111,7 @@ def main() -> int:
     ap.add_argument("port", type=int)
     ap.add_argument("connections", type=int)
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds to open them all")
+    ap.add_argument("--source", default="", help="local address to connect from (e.g. 127.0.0.2)")
     ap.add_argument("--answer-wait", type=float, default=2.0,
                     help="seconds to wait for the answers once all are open")
     args = ap.parse_args()
@@ -119,7 +124,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     held, answered, failure = hold(args.host, args.port, args.connections, args.timeout,
-                                   args.answer_wait)
+                                   args.answer_wait, args.source)
     if len(held) < args.connections:
         print(f"holding {len(held)} answered {answered} of {args.connections}: {failure}", flush=True)
     elif answered < len(held):

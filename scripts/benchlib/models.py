@@ -43,6 +43,9 @@ class ServerSpec:
     # 127.0.0.1, for --network netns where clients are other (emulated) hosts.
     # None: this server cannot, and sits out that mode.
     listen_any: Optional[list[str]] = None
+    # Processes the server spreads its connections over: the per-process fd
+    # cap limits one process, not the server (server-epoll --processes N).
+    processes: int = 1
 
     def serves(self, scenario: str) -> bool:
         allowed = self.scenarios
@@ -75,7 +78,8 @@ def find_binary(build_dir: Path, name: str) -> Optional[Path]:
     return best
 
 
-def our_models(build_dir: Path, pool: int = DEFAULT_POOL) -> tuple[list[ServerSpec], list[str]]:
+def our_models(build_dir: Path, pool: int = DEFAULT_POOL, big: bool = False
+               ) -> tuple[list[ServerSpec], list[str]]:
     """The project's own models found in build_dir, and a notice for each one
     that is missing (a missing model is reported, never silently dropped)."""
     specs: list[ServerSpec] = []
@@ -113,4 +117,17 @@ def our_models(build_dir: Path, pool: int = DEFAULT_POOL) -> tuple[list[ServerSp
             name="epoll", label="epoll --reactors 1",
             make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--reactors", "1"],
             listen_any=ANY))
+        # libuv's answer to a stalled loop: /cpu handed to worker threads.
+        # Only the cpu sweep says anything new about it.
+        specs.append(ServerSpec(
+            name="epoll-offload2", label="epoll --offload 2 (cpu on workers)",
+            make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--offload", "2"],
+            listen_any=ANY, scenarios=frozenset({"cpu"})))
+        if big:
+            # Past one process's fd cap: nginx's shape, workers each with their
+            # own listener, holding more idle connections than one process may.
+            specs.append(ServerSpec(
+                name="epoll-proc4", label="epoll --processes 4",
+                make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--processes", "4"],
+                listen_any=ANY, scenarios=frozenset({"idle"}), processes=4))
     return specs, notices

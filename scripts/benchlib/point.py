@@ -70,7 +70,9 @@ def run_point(settings: Settings, spec: ServerSpec, pt: Point, run_dir: Path, pd
     """Runs one point and writes pdir/point.json; returns its contents."""
     pdir.mkdir(parents=True, exist_ok=True)
     info: dict = {"point": asdict(pt), "id": pt.id, "model": spec.name, "label": spec.label,
-                  "peer": spec.peer, "status": "ok", "reason": "", "started_at": time.time()}
+                  "peer": spec.peer, "started_at": time.time(),
+                  # Overwritten when the point ends; stays if Ctrl-C cuts it short.
+                  "status": "interrupted", "reason": "stopped by Ctrl-C before it finished"}
 
     def done(status: str, reason: str = "") -> dict:
         info["status"], info["reason"] = status, reason
@@ -80,9 +82,10 @@ def run_point(settings: Settings, spec: ServerSpec, pt: Point, run_dir: Path, pd
     if not spec.serves(pt.scenario):
         # Not a failure: a peer that answers /hello only. Recorded, not drawn.
         return done("n/a", f"{spec.name} does not serve {pt.path}")
-    if max(pt.idle, pt.connections) + FD_MARGIN > settings.fd_limit:
-        return done("skipped", f"{max(pt.idle, pt.connections)} connections in one process "
-                               f"exceed the per-process fd limit {settings.fd_limit}")
+    if (pt.idle + pt.connections + FD_MARGIN > settings.fd_limit * spec.processes
+            or pt.connections + FD_MARGIN > settings.fd_limit):
+        return done("skipped", f"{pt.idle + pt.connections} connections exceed the per-process "
+                               f"fd limit {settings.fd_limit} x {spec.processes} process(es)")
     try:
         with settings.open_net(f"iom-{pt.scenario[:4]}") as net:
             info["network"] = net.kind
@@ -100,7 +103,7 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
     argv = spec.make_argv(port, run_dir) + (spec.listen_any if net.needs_listen_any else [])
     server = Child(net.server_wrap(pin(settings.server_cpus, argv)), pdir, "server")
     info["server_argv"] = server.argv
-    holder: Optional[Child] = None
+    holders: list[Child] = []
     loadgens: list[Child] = []
     sampler: Optional[Sampler] = None
     marks: dict = {}
@@ -113,7 +116,7 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
         port = addr[1]
         sampler = Sampler(server.pid).start()
         if pt.idle:
-            holder = _hold_idle(settings, net, pt, ip, port, pdir, sampler, marks)
+            holders = _hold_idle(settings, net, pt, ip, port, pdir, sampler, marks)
         url = f"http://{ip}:{port}{pt.path}"
         # Several load generators (emulated hosts) share the connections and
         # the rate; their results are merged exactly (histograms summed).
@@ -130,6 +133,8 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
         loadgens = [Child(a, pdir, "loadgen" if len(argvs) == 1 else f"loadgen-{i}")
                     for i, a in enumerate(argvs)]
         client_samplers = [Sampler(lg.pid).start() for lg in loadgens]
+        marks["sampler_t0_unix"] = sampler.t0_unix
+        marks["client_t0_unix"] = [cs.t0_unix for cs in client_samplers]
         budget = pt.warmup_s + pt.duration_s + 15 + pt.connections / 1000
         deadline = time.monotonic() + budget
         finished = all(lg.wait(max(0.0, deadline - time.monotonic())) for lg in loadgens)
@@ -154,8 +159,8 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
                         + server.stderr_tail())
         return done("ok", reason.strip("; "))
     finally:
-        if holder:
-            info["idle_exit"] = asdict(holder.stop())
+        if holders:
+            info["idle_exits"] = [asdict(h.stop()) for h in holders]
         for lg in loadgens:
             lg.stop()
         if sampler:
@@ -169,29 +174,47 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
         (pdir / "point.json").write_text(json.dumps(info, indent=1))
 
 
+# Idle connections per holder process: under the per-process fd cap (20000
+# here) and under the ~28k ephemeral ports of one source address.
+PER_HOLDER = 16384
+
+
 def _hold_idle(settings, net: Net, pt: Point, ip: str, port: int, pdir: Path,
-               sampler: Sampler, marks: dict) -> Child:
-    """Opens the idle connections and records the server's RSS before and
-    after, for the memory each one costs."""
+               sampler: Sampler, marks: dict) -> list[Child]:
+    """Opens the idle connections (several holder processes past one
+    process's fd cap, each from its own 127.0.0.x when the server is on
+    loopback) and records the server's RSS before and after, for the memory
+    each one costs."""
     before = sampler.sample_now()
-    holder = Child(net.client_wrap(0, pin(settings.client_cpus, [
-        sys.executable, str(IDLE_HOLDER), ip, str(port), str(pt.idle),
-        "--timeout", str(max(10, pt.idle / 1000)),
-        # A thread per connection needs time to start thousands of threads:
-        # about 5000 a second here under load, so wait in proportion.
-        "--answer-wait", str(max(2.0, pt.idle / 2000))])), pdir, "idle")
     marks["idle_start_t"] = before["t_s"] if before else None
     marks["rss_before_idle_kib"] = before["rss_kib"] if before else None
-    m = holder.wait_for_line(HOLDING, timeout_s=max(40, pt.idle / 200))
+    holders = []
+    for i, n in enumerate(split(pt.idle, -(-pt.idle // PER_HOLDER))):
+        source = ["--source", f"127.0.0.{i + 1}"] if ip.startswith("127.") and i else []
+        holders.append(Child(net.client_wrap(0, pin(settings.client_cpus, [
+            sys.executable, str(IDLE_HOLDER), ip, str(port), str(n),
+            "--timeout", str(max(10, n / 1000)),
+            # A thread per connection needs time to start thousands of threads:
+            # about 5000 a second here under load, so wait in proportion.
+            "--answer-wait", str(max(2.0, n / 2000)), *source])), pdir,
+            "idle" if i == 0 else f"idle-{i}"))
+    held = answered = 0
+    problems = []
+    for h in holders:
+        m = h.wait_for_line(HOLDING, timeout_s=max(40, pt.idle / 200))
+        held += int(m.group(1)) if m else 0
+        answered += int(m.group(2)) if m else 0
+        if not m or m.group(3):
+            problems.append(m.group(4) if m else "idle holder said nothing: " + h.stderr_tail())
     time.sleep(0.3)  # let the server finish accepting and settle
     after = sampler.sample_now()
     marks["idle_ready_t"] = after["t_s"] if after else None
     marks["rss_idle_kib"] = after["rss_kib"] if after else None
-    marks["idle_held"] = int(m.group(1)) if m else 0
-    marks["idle_answered"] = int(m.group(2)) if m else 0
-    if not m or m.group(3):
-        marks["idle_problem"] = m.group(4) if m else "idle holder said nothing: " + holder.stderr_tail()
-    return holder
+    marks["idle_held"] = held
+    marks["idle_answered"] = answered
+    if problems:
+        marks["idle_problem"] = "; ".join(problems)
+    return holders
 
 
 def _merge(settings: Settings, parts: list[Path], out: Path) -> str:

@@ -40,8 +40,25 @@ def _cpu_seconds(pid: int) -> float:
     return (utime + stime) / CLOCK_TICKS
 
 
+def _descendants(pid: int) -> list[int]:
+    """pid and every process below it (a server with worker processes, as
+    nginx or server-epoll --processes, is the sum of them all)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return out
+
+
 class Sampler:
-    """A background thread that appends one row per interval for `pid`."""
+    """A background thread that appends one row per interval for `pid` and
+    its child processes."""
 
     def __init__(self, pid: int, interval_s: float = 0.1):
         self.pid = pid
@@ -53,6 +70,9 @@ class Sampler:
         # contributing what they had done when last seen.
         self._ctx: dict[str, tuple[int, int]] = {}
         self.t0 = time.monotonic()
+        # The same moment on the wall clock: the loadgen reports its measured
+        # window in wall-clock time (start_unix_s).
+        self.t0_unix = time.time()
 
     def start(self) -> "Sampler":
         self._thread.start()
@@ -65,22 +85,30 @@ class Sampler:
     def sample_now(self) -> dict | None:
         """One row now (also used by the runner at marked moments)."""
         try:
+            # The main process must be readable; its children may come and go.
             status = _status_fields(f"/proc/{self.pid}/status", ("VmRSS", "VmHWM", "Threads"))
             cpu = _cpu_seconds(self.pid)
-            for tid in os.listdir(f"/proc/{self.pid}/task"):
-                try:
-                    t = _status_fields(f"/proc/{self.pid}/task/{tid}/status",
-                                       ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
-                except OSError:
-                    continue  # exited between listdir and open
-                self._ctx[tid] = (t.get("voluntary_ctxt_switches", 0),
-                                  t.get("nonvoluntary_ctxt_switches", 0))
-            try:
-                fds = len(os.listdir(f"/proc/{self.pid}/fd"))
-            except OSError:
-                fds = -1
         except (OSError, ValueError, IndexError):
             return None  # the process is gone (or a zombie): nothing to read
+        fds = 0
+        for pid in _descendants(self.pid):
+            try:
+                if pid != self.pid:
+                    child = _status_fields(f"/proc/{pid}/status", ("VmRSS", "VmHWM", "Threads"))
+                    for k in ("VmRSS", "VmHWM", "Threads"):
+                        status[k] = status.get(k, 0) + child.get(k, 0)
+                    cpu += _cpu_seconds(pid)
+                for tid in os.listdir(f"/proc/{pid}/task"):
+                    try:
+                        t = _status_fields(f"/proc/{pid}/task/{tid}/status",
+                                           ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
+                    except OSError:
+                        continue  # exited between listdir and open
+                    self._ctx[tid] = (t.get("voluntary_ctxt_switches", 0),
+                                      t.get("nonvoluntary_ctxt_switches", 0))
+                fds += len(os.listdir(f"/proc/{pid}/fd"))
+            except (OSError, ValueError, IndexError):
+                continue
         row = {
             "t_s": round(time.monotonic() - self.t0, 3),
             "rss_kib": status.get("VmRSS", 0),

@@ -103,7 +103,14 @@ def point_row(pdir: Path) -> Optional[dict]:
     marks = info.get("marks") or {}
     end = marks.get("loadgen_end_t")
     if samples and end:
+        # The window the loadgen measured, on the sampler's clock: from its
+        # start_unix_s when it reports one; else the last `duration` seconds
+        # before it exited (which also counts its closing of connections).
         start = max(end - duration, marks.get("loadgen_start_t", 0))
+        t0_unix = marks.get("sampler_t0_unix")
+        if lg.get("start_unix_s") and t0_unix:
+            start = lg["start_unix_s"] - t0_unix
+            end = start + duration
         cpu = window_delta(samples, "cpu_s", start, end)
         vol = window_delta(samples, "vol_ctx", start, end)
         inv = window_delta(samples, "invol_ctx", start, end)
@@ -123,6 +130,8 @@ def point_row(pdir: Path) -> Optional[dict]:
         # to cap what the server was offered.
         utils = []
         offset = marks.get("loadgen_start_t", 0)
+        if t0_unix and marks.get("client_t0_unix"):
+            offset = marks["client_t0_unix"][0] - t0_unix
         for f in sorted(pdir.glob("loadgen_samples*.csv")):
             ccpu = window_delta(read_samples(f), "cpu_s", start - offset, end - offset)
             if ccpu is not None and span > 0:
