@@ -17,6 +17,8 @@ CLIENT_BOUND = 0.95
 # A point where timeouts plus connections never opened reach this share of
 # the requests in flight is marked starved.
 STARVED = 0.05
+# Per-request figures need at least this many answered requests.
+MIN_REQUESTS = 100
 
 COLUMNS = [
     "scenario", "model", "label", "peer", "x", "connections", "idle_connections",
@@ -117,9 +119,11 @@ def point_row(pdir: Path) -> Optional[dict]:
         span = end - start
         if cpu is not None and span > 0:
             row["server_cpu_util"] = round(cpu / span, 3)
-            if requests:
+            # Too few answers to divide by: the quotient would be noise (a
+            # server that stalled, or a point drowned in its connections).
+            if requests >= MIN_REQUESTS:
                 row["server_cpu_us_per_req"] = round(cpu * 1e6 / (requests * span / duration), 2)
-        if vol is not None and requests:
+        if vol is not None and requests >= MIN_REQUESTS:
             per = requests * span / duration
             row.update(vol_ctx_per_req=round(vol / per, 4), invol_ctx_per_req=round(inv / per, 4),
                        ctx_per_req=round((vol + inv) / per, 4))
