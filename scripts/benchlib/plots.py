@@ -22,7 +22,9 @@ from .summary import grouped, _num  # noqa: E402
 from . import ramp, spectrum  # noqa: E402
 
 OURS = {"blocking": "#d62728", "threaded-pool0": "#ff7f0e", "epoll": "#1f77b4", "uring": "#17becf"}
-OURS_EXTRA = ["#9467bd", "#2ca02c", "#8c564b", "#e377c2"]   # threaded-poolN, other variants
+# Variants by name prefix, so that a model keeps its colour from run to run.
+OURS_PREFIX = [("threaded-pool", "#9467bd"), ("epoll-offload", "#2ca02c"), ("epoll-proc", "#8c564b")]
+OURS_EXTRA = ["#e377c2", "#bcbd22", "#7f7f7f"]
 MUTED = ["#8c8c8c", "#a89f7a", "#7a9a88", "#9a8aa8", "#a88a8a", "#7a8fa8"]
 
 
@@ -44,7 +46,8 @@ def colours(rows: list[dict]) -> dict[str, str]:
         if peer:
             out[m] = next(muted, "#999999")
         else:
-            out[m] = OURS.get(m) or next(extra, "#333333")
+            out[m] = (OURS.get(m) or next((c for p, c in OURS_PREFIX if m.startswith(p)), None)
+                      or next(extra, "#333333"))
     return out
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import plots
+from . import findings, plots
 from .summary import grouped
 
 
@@ -41,7 +41,7 @@ def _headline(rows: list[dict]) -> list[str]:
     xs = sorted({float(e["x"]) for es in g.values() for e in es})
     target = min(xs, key=lambda x: abs(x - 1000)) if xs else 0
     out = [f"### Headline: `hello` at {target:g} connections\n",
-           "| model | server CPU µs/request | p50 | p99 | requests/s | peak RSS | threads | ctx switches/request | client-bound |",
+           "| model | server CPU µs/request | p50 | p99 | requests/s | peak RSS | threads | ctx switches/request | caution |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for model, entries in g.items():
         e = next((e for e in entries if float(e["x"]) == target), None)
@@ -55,8 +55,25 @@ def _headline(rows: list[dict]) -> list[str]:
             _fmt(_ms(e["p50_us"]), " ms", 2), _fmt(_ms(e["p99_us"]), " ms", 2),
             _fmt(e["throughput_rps"]), _fmt(_mib(e["peak_rss_kib"]), " MiB", 1),
             _fmt(e["threads_max"]), _fmt(e["ctx_per_req"], "", 2),
-            "yes" if e.get("client_bound") else "no"))
+            _caution(e)))
     return out + [""]
+
+
+def _caution(e: dict) -> str:
+    flags = []
+    if e.get("client_bound"):
+        flags.append("client-bound")
+    if e.get("starved"):
+        share = _num_or(e.get("starved_share"))
+        flags.append(f"starved ({share:.0%} timed out or never connected)" if share else "starved")
+    return ", ".join(flags) or "–"
+
+
+def _num_or(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
 
 
 def _ms(us):
@@ -138,6 +155,8 @@ def write(run_dir: Path, rows: list[dict], notices: list[str]) -> None:
              "could not run or got no answer at all (the reason is in the table at the end). "
              "Reference peers are drawn dashed in muted colours.\n"]
     lines += _headline(rows)
+    lines += findings.peer_ratios(rows)
+    lines += findings.scenario_lines(rows)
     for fig in figures:
         lines += [f"## {fig.title}\n", f"![{fig.title}](plots/{fig.name}.png)\n",
                   fig.caption + "\n", f"([SVG](plots/{fig.name}.svg))\n"]
