@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +63,7 @@ int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main) {
   }
   Fd ready_read(ends[0]), ready_write(ends[1]);
 
+  const pid_t parent = ::getpid();
   std::vector<pid_t> workers(static_cast<std::size_t>(count), 0);
   std::fflush(nullptr);  // or buffered output would be written once per process
   for (int i = 0; i < count; ++i) {
@@ -73,6 +75,11 @@ int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main) {
       return 1;
     }
     if (pid == 0) {
+      // If the parent dies without passing on a signal (SIGKILL, a crash),
+      // the kernel sends its workers SIGTERM, so none is left serving alone.
+      // The getppid() check covers a parent that died before the prctl.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) std::_Exit(1);
       // The worker: its own shutdown eventfd and handlers, then signals on.
       probe.reset();
       ready_read.reset();

@@ -65,8 +65,12 @@ class Server:
 
     def close(self):
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.send_signal(signal.SIGTERM)  # so that it stops its workers
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self.process.stdout.close()
         self.process.stderr.close()
 
@@ -183,6 +187,21 @@ class Processes(unittest.TestCase):
                 self.assertEqual(read_response(s)[0], 200)
                 s.close()
             self.assertLess(time.monotonic() - start, 2.0)
+        finally:
+            server.close()
+
+    def test_workers_stop_when_the_parent_is_killed(self):
+        server = Server("--processes", "2")
+        try:
+            workers = server.children()
+            server.process.kill()  # no chance to forward anything
+            server.process.wait(5)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and any(
+                    os.path.exists("/proc/%d" % pid) for pid in workers):
+                time.sleep(0.05)
+            for pid in workers:
+                self.assertFalse(os.path.exists("/proc/%d" % pid), "worker %d left" % pid)
         finally:
             server.close()
 
