@@ -115,7 +115,7 @@ TEST(RequestParser, MalformedRequestLineIs400) {
 
 TEST(RequestParser, MalformedHeaderIs400) {
   EXPECT_EQ(feed("GET / HTTP/1.1\r\nNo colon here\r\n\r\n").error, 400);
-  EXPECT_EQ(feed(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 28)).error, 400);
+  EXPECT_EQ(feed(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 26)).error, 400);
 }
 
 TEST(RequestParser, BadContentLengthIs400) {
