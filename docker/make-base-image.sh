@@ -37,16 +37,24 @@ done
 command -v debootstrap >/dev/null || { echo "make-base-image.sh: apt-get install debootstrap" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "make-base-image.sh: no Docker engine answers (start dockerd)" >&2; exit 1; }
 
+# The image remembers which install-deps.sh it was made from. A newer list
+# still builds (the Dockerfile's install-deps.sh step adds what is missing,
+# over the network) but every build then repeats that step: say so.
+deps_sum=$(sha256sum "$repo/scripts/install-deps.sh" | cut -c1-16)
 if [ "$force" -eq 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  made_from=$(docker image inspect -f '{{index .Config.Labels "iomodels.deps"}}' "$IMAGE" 2>/dev/null || true)
   echo "make-base-image: $IMAGE exists (use --force to rebuild)"
+  [ "$made_from" = "$deps_sum" ] ||
+    echo "make-base-image: note: scripts/install-deps.sh changed since $IMAGE was made; --force brings it up to date"
   exit 0
 fi
 
 import_image() {
-  docker import --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' - "$IMAGE" >/dev/null
+  docker import --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' \
+    --change "LABEL iomodels.deps=$deps_sum" - "$IMAGE" >/dev/null
   docker image ls "$IMAGE"
 }
-if [ "$force" -eq 0 ] && [ -s "$CACHE" ]; then
+if [ "$force" -eq 0 ] && [ -s "$CACHE" ] && [ "$(cat "$CACHE.deps" 2>/dev/null)" = "$deps_sum" ]; then
   echo "make-base-image: importing $CACHE as $IMAGE"
   import_image <"$CACHE"
   exit 0
@@ -90,4 +98,5 @@ rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs/tmp/install-deps.sh"
 echo "make-base-image: importing as $IMAGE (root file system kept in $CACHE)"
 mkdir -p "$(dirname "$CACHE")"
 tar -C "$rootfs" --numeric-owner -cf "$CACHE.tmp" . && mv "$CACHE.tmp" "$CACHE"
+echo "$deps_sum" >"$CACHE.deps"
 import_image <"$CACHE"

@@ -96,9 +96,12 @@ stop_engine() {
     for _ in $(seq 300); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$dockerd_pid" 2>/dev/null && { echo "dockerd ignored SIGTERM for 30 s: SIGKILL"; kill -KILL "$dockerd_pid"; }
     wait "$dockerd_pid" 2>/dev/null
-    # Shims of containers that outlived the daemon: ours if they were not there before.
+    # Shims outlive containerd by design (so containers survive its restart).
+    # Ours: new since the start, and pointing at our engine's exec root.
     for pid in $(pgrep -x containerd-shim); do
-      grep -qx "$pid" <<<"$shims_before" || { echo "killing leftover shim $pid"; kill -KILL "$pid"; }
+      grep -qx "$pid" <<<"$shims_before" && continue
+      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$exec_root/" || continue
+      echo "killing leftover shim $pid"; kill -KILL "$pid"
     done
     # Mounts a killed daemon can leave (netns handles, overlay layers).
     grep -oE " ($exec_root|$data_root)[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
@@ -160,7 +163,9 @@ say "docker-compose build"
 docker-compose --version
 # One build: every service uses the same image (iomodels:latest). Building a
 # second service would rebuild if a source file changed in between.
-docker-compose build "$server" 2>&1 | grep -E '^(Step|Successfully|ERROR)' | tail -15
+docker-compose build "$server" >"$state/build.log" 2>&1 ||
+  { tail -30 "$state/build.log" >&2; echo "run-compose.sh: docker-compose build failed" >&2; exit 1; }
+grep -E '^(Step|Successfully)' "$state/build.log" | tail -15
 
 # ---------------------------------------------------------------- run
 export IOMODELS_RUN=compose-$(date -u +%Y%m%dT%H%M%SZ)
