@@ -75,12 +75,14 @@ void Connection::read_and_serve() {
 void Connection::serve(std::span<const char> input) {
   // Every complete request is answered, in order, until the input runs out or
   // this connection must stop reading (a wait, a full output queue, a close).
+  bool parser_holds_bytes = false;
   while (!input.empty() && phase_ == Phase::Reading) {
     if (!parser_) parser_.emplace(reactor_.parsers().take());
     http::ParseResult parsed = parser_->parse(input);
     input = input.subspan(parsed.consumed);
     // NeedMore: the parser consumed (and copied what it needs of) all input.
-    if (parsed.status == http::ParseStatus::NeedMore) break;
+    parser_holds_bytes = parsed.status == http::ParseStatus::NeedMore;
+    if (parser_holds_bytes) break;
     ++reactor_.counters().requests;
     if (parsed.status == http::ParseStatus::Error) {
       ++reactor_.counters().bad_requests;
@@ -89,8 +91,12 @@ void Connection::serve(std::span<const char> input) {
     }
     answer(http::route(parser_->request(), reactor_.config().server.limits));
   }
-  // Between requests the parser goes back to the pool: idle costs nothing.
-  if (parser_ && (!parser_->in_progress() || phase_ != Phase::Reading)) return_parser();
+  // When the input ended exactly at the end of a request, the parser goes
+  // back to the pool: an idle connection holds none. It stays while it holds
+  // bytes of the next request, or blank lines before one (RFC 9112 lets a
+  // server skip those, but they count against --max-header-bytes: an endless
+  // stream of them ends in 431, as in the other models).
+  if (parser_ && (!parser_holds_bytes || phase_ != Phase::Reading)) return_parser();
   // Requests pipelined behind one that waits, or behind a full output queue,
   // are kept as bytes until this connection reads again. After a response
   // that closes the connection they are dropped: nobody will answer them.
