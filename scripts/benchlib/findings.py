@@ -55,7 +55,7 @@ def peer_ratios(rows: list[dict]) -> list[str]:
             continue
         ratio = va / vb
         verdict = "–" if goal is None else ("met" if ratio <= goal else "**not met**")
-        out.append(f"| {a} / {b}: {what} | {at} | {va:,.1f} / {vb:,.1f} = **{ratio:.2f}** | "
+        out.append(f"| {a} / {b}: {what} | {at} | {va:,.2f} / {vb:,.2f} = **{ratio:.3f}** | "
                    f"{_goal(goal)} | {verdict} |")
     if not out:
         return []

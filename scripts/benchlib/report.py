@@ -45,7 +45,7 @@ def _headline(rows: list[dict]) -> list[str]:
            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for model, entries in g.items():
         e = next((e for e in entries if float(e["x"]) == target), None)
-        if e is None:
+        if e is None or e["status"] == "n/a":
             continue
         if e["n_ok"] == 0:
             out.append(f"| {e['label']} | missing: {e['reason']} |||||||")
