@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import machine, network, report, summary  # noqa: E402
 from benchlib.models import find_binary, our_models, DEFAULT_POOL  # noqa: E402
 from benchlib.point import Settings  # noqa: E402
-from benchlib.profiles import PROFILES, SCENARIOS  # noqa: E402
+from benchlib.profiles import PROFILES, SCENARIOS, estimate_s, plan  # noqa: E402
+from benchlib.progress import fmt  # noqa: E402
 from benchlib.run import measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,6 +61,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--rate-limit", help="--network netns: limit the server's link, e.g. 1gbit (tc tbf)")
     ap.add_argument("--no-peers", action="store_true", help="leave out nginx, Node.js, the floor, ...")
     ap.add_argument("--no-micro", action="store_true", help="do not run scripts/microbench.py")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="print the points and the time estimate, measure nothing")
     args = ap.parse_args(argv)
     if args.plots_only and not (args.plots_only / "points").is_dir():
         ap.error(f"{args.plots_only} is not a bench run folder (no points/ inside)")
@@ -114,7 +117,6 @@ def main(argv: list[str]) -> int:
         profile.scenarios = [s for s in SCENARIOS if s in args.scenarios.split(",")]
     run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S") + f"-{profile.name}"
     run_dir = (args.out / run_id).resolve()
-    (run_dir / "points").mkdir(parents=True, exist_ok=True)
 
     if not args.no_peers:
         try:
@@ -131,6 +133,9 @@ def main(argv: list[str]) -> int:
         for n in notices:
             print("  " + n, file=sys.stderr)
         return 2
+    if args.dry_run:
+        return dry_run(profile, specs, notices)
+    (run_dir / "points").mkdir(parents=True, exist_ok=True)
 
     open_net, net_notice = network.choose(args.network, args.clients, args.rate_limit)
     notices.append(net_notice)
@@ -164,6 +169,20 @@ def main(argv: list[str]) -> int:
             latest.unlink()
         latest.symlink_to(run_dir.name)
     return 0 if complete else 130
+
+
+def dry_run(profile, specs, notices: list[str]) -> int:
+    by_name = {s.name: s for s in specs}
+    points = plan(profile, list(by_name), lambda m, sc: by_name[m].serves(sc))
+    runnable = [p for p in points if by_name[p.model].serves(p.scenario)]
+    for n in notices:
+        print("bench: " + n)
+    for p in runnable:
+        print(f"{p.id}: {p.connections} connections, {p.idle} idle, warm-up {p.warmup_s:g} s, "
+              f"{p.duration_s:g} s")
+    print(f"{len(runnable)} points to measure ({len(points) - len(runnable)} more recorded as "
+          f"not applicable), about {fmt(estimate_s(profile, runnable))} on a 2-core machine")
+    return 0
 
 
 def _interrupt(signum, _frame):

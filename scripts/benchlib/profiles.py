@@ -54,15 +54,16 @@ PROFILES = {
                      connections=[1, 10, 100, 1000, 10000], idle=[0, 1000, 10000, 16384],
                      pipelined=[256, 4096, 16384],
                      rate_fractions=[0.25, 0.5, 0.9, 1.25],
-                     ramp_connections=4000, ramp_rate=1000, overhead_s=0.8),
-    "full": Profile("full", warmup_s=2.0, duration_s=5.0, repeats=3,
+                     ramp_connections=4000, ramp_rate=1000, overhead_s=0.5),
+    # About an hour and a half on 2 cores: three repeats of everything.
+    "full": Profile("full", warmup_s=1.0, duration_s=3.0, repeats=3,
                     connections=[1, 10, 100, 1000, 4000, 10000, 16384],
                     # 60000: past one process's fd cap (issue 9), for the
                     # multi-process servers; the others record why not.
                     idle=[0, 1000, 5000, 10000, 16384, 60000],
                     pipelined=[256, 1024, 4096, 16384],
                     rate_fractions=[0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5],
-                    ramp_connections=10000, ramp_rate=1000, overhead_s=2.0),
+                    ramp_connections=10000, ramp_rate=1000, overhead_s=0.5),
 }
 
 
@@ -137,8 +138,8 @@ def plan(profile: Profile, models: list[str], serves) -> list[Point]:
 
 
 def point_estimate_s(profile: Profile, pt: Point) -> float:
-    # Connecting and closing costs about 1 s per 8000 connections here.
-    return (pt.warmup_s + pt.duration_s + profile.overhead_s + pt.connections / 8000
+    # Connecting and closing costs about 1 s per 10000 connections here.
+    return (pt.warmup_s + pt.duration_s + profile.overhead_s + pt.connections / 10000
             + idle_setup_s(pt.idle))
 
 
@@ -148,5 +149,5 @@ def estimate_s(profile: Profile, points: list[Point]) -> float:
 
 def idle_setup_s(n: int) -> float:
     # Opening idle connections from Python and the server accepting them
-    # (a thread each for some): about 2500 a second here, measured.
-    return n / 2500.0
+    # (a thread each for some): about 3500 a second here, measured.
+    return n / 3500.0

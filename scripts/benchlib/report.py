@@ -59,6 +59,15 @@ def _headline(rows: list[dict]) -> list[str]:
     return out + [""]
 
 
+def _shown(run_dir: Path) -> str:
+    """The run folder as a reader would type it: relative to the repository."""
+    repo = Path(__file__).resolve().parent.parent.parent
+    try:
+        return str(run_dir.resolve().relative_to(repo))
+    except ValueError:
+        return str(run_dir)
+
+
 def _caution(e: dict) -> str:
     flags = []
     if e.get("client_bound"):
@@ -168,5 +177,5 @@ def write(run_dir: Path, rows: list[dict], notices: list[str]) -> None:
               "- `summary.csv`: one row per point (repeats included); `points/<id>/`: the raw files "
               "of each point (`loadgen.json`, `samples.csv` of the server at ~10 Hz, "
               "`loadgen_samples.csv`, `point.json` with the command lines and `wait4` totals, logs).",
-              "- Redraw everything from the raw files: `make plots RUN=" + str(run_dir) + "`", ""]
+              "- Redraw everything from the raw files: `make plots RUN=" + _shown(run_dir) + "`", ""]
     (run_dir / "REPORT.md").write_text("\n".join(lines))
