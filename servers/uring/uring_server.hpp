@@ -70,7 +70,6 @@ class UringServer {
   ServerConfig config_;
   std::vector<std::unique_ptr<Connection>> connections_;  // indexed by fd
   std::vector<http::RequestParser> spare_parsers_;
-  std::uint64_t shutdown_counter_ = 0;  // the eventfd read lands here
   __kernel_timespec accept_retry_time_{};
   std::uint64_t accept_errors_ = 0;
   std::uint64_t buffer_shortages_ = 0;  // receives that found no free buffer
