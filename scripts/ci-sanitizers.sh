@@ -22,9 +22,8 @@ USAGE
 }
 
 # ctest -R: the threaded server's and the epoll reactors' suites (blackbox and
-# hostile), the load generator's tests (its worker threads), and any unit test
-# of the threaded server's connection queue.
-default_tsan_tests='^(blackbox-(threaded|epoll)|hostile\.(threaded|epoll)\.|loadgen\.|.*ConnectionQueue)'
+# hostile), and the load generator's tests (its worker threads).
+default_tsan_tests='^(blackbox-(threaded|epoll)|hostile\.(threaded|epoll)\.|loadgen\.)'
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 what=all
