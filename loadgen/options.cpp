@@ -181,7 +181,8 @@ CommandLine parse_command_line(int argc, char** argv) {
               << "\nExit status: 0 ok; 1 could not run (fd limit, target does not\n"
                  "resolve, results not writable); 2 bad options; 3 the run completed\n"
                  "but is invalid (see docs/loadgen.md): no response at all, a\n"
-                 "connection never opened, or over 1% of requests failed.\n";
+                 "connection never opened, the target stopped answering, or over\n"
+                 "1% of requests failed.\n";
     std::exit(0);
   }
   std::vector<std::string> args;
