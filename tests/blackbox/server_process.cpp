@@ -166,6 +166,13 @@ int ServerProcess::thread_count() const {
   int count = 0;
   while (dirent* entry = ::readdir(dir)) count += entry->d_name[0] != '.';
   ::closedir(dir);
+#if defined(__SANITIZE_THREAD__)
+  // A ThreadSanitizer build (the server is built in the same folder as this
+  // test) starts one background thread of its own in a process once that
+  // process starts a second thread; it is not one of the model's threads.
+  // It bears the process's name, so it is told apart only by being there.
+  if (count > 1) --count;
+#endif
   return count;
 }
 
