@@ -97,6 +97,18 @@ def point_row(pdir: Path) -> Optional[dict]:
     row["unanswered"] = unanswered
     row["starved_share"] = round(min(1.0, unanswered / in_flight), 4)
     row["starved"] = int(row["starved_share"] >= STARVED)
+    # Fewer answers than connections without starvation: the window was
+    # shorter than one round of the connections (10000 connections x 100 us
+    # of /cpu each is a 1 s round), so its rate counts only the stragglers.
+    # Not a result: drawn as missing with this reason.
+    if 0 < requests < pt["connections"] and not row["starved"] and pt["rate"] is None:
+        row["status"] = "too short"
+        row["reason"] = (f"{requests} answers from {pt['connections']} connections in the "
+                         f"{duration:g} s window: shorter than one round of the connections; "
+                         "the full profile's longer points measure it. " + row["reason"]).strip()
+        for col in ("throughput_rps", "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us"):
+            row[col] = ""
+        return row
 
     # The measured window is the last `duration` seconds before the loadgen
     # exited (warm-up and connecting come before it); the server's CPU and
