@@ -4,6 +4,7 @@ micro results when their scripts are there."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -119,6 +120,21 @@ def _missing(rows: list[dict]) -> list[str]:
     return out + [""]
 
 
+def _intro() -> list[str]:
+    """The opening section (docs/report-intro.md, up to its captions): the
+    argument the plots test, in the project's own words."""
+    intro = Path(__file__).resolve().parent.parent.parent / "docs" / "report-intro.md"
+    try:
+        text = intro.read_text()
+    except OSError:
+        return []
+    # Drop the note to maintainers (an HTML comment), then the captions.
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    text = re.split(r"^## Captions$", text, maxsplit=1, flags=re.M)[0]
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return [text.strip() + "\n"]
+
+
 def _claims(run_dir: Path) -> list[str]:
     scripts = Path(__file__).resolve().parent.parent
     if not (scripts / "claims.py").exists():
@@ -126,7 +142,8 @@ def _claims(run_dir: Path) -> list[str]:
     sys.path.insert(0, str(scripts))
     try:
         import claims  # written by the microbench helper
-        return ["## Claims checked against this run\n", claims.claims_markdown(run_dir), ""]
+        return ["## Claims checked against this run\n",
+                claims.claims_markdown(run_dir, heading=False), ""]
     except Exception as e:  # its failure must not lose the report
         return ["## Claims\n", f"scripts/claims.py failed: {type(e).__name__}: {e}", ""]
 
@@ -163,6 +180,7 @@ def write(run_dir: Path, rows: list[dict], notices: list[str]) -> None:
              "blocking server is the usual case. A × on the axis in the model's colour: the point "
              "could not run or got no answer at all (the reason is in the table at the end). "
              "Reference peers are drawn dashed in muted colours.\n"]
+    lines += _intro()
     lines += _headline(rows)
     lines += findings.peer_ratios(rows)
     lines += findings.scenario_lines(rows)
