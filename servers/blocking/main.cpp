@@ -1,12 +1,6 @@
 // server-blocking: one thread. accept() a client, serve it until it closes,
 // then accept the next. Everyone else waits in the kernel's listen backlog:
 // one slow client (or one /sleep) stalls them all, which is the point.
-#include <sys/socket.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-
 #include "net/socket.hpp"
 #include "servers/common/blocking_session.hpp"
 #include "servers/common/server_options.hpp"
@@ -32,18 +26,8 @@ int main(int argc, char** argv) {
                               .header_timeout_ms = options.header_timeout_ms,
                               .server_name = cli.server_name()};
   while (!shutdown::requested()) {
-    Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (client) {
-      serve_blocking_connection(std::move(client), session);
-    } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      // Out of descriptors or memory: the client stays in the backlog. Retrying
-      // at once would spin, so wait a little for something to be freed.
-      std::fprintf(stderr, "server-blocking: accept: %s; retrying in 100 ms\n",
-                   std::strerror(errno));
-      shutdown::sleep_ms(100);
-    }
-    // Anything else (ECONNABORTED, EINTR, a network error passed on by
-    // accept) concerns one client only: accept the next.
+    Fd client = accept_blocking(listener.get(), cli.model());
+    if (client) serve_blocking_connection(std::move(client), session);
   }
   shutdown::unwatch(listener.get());
   return 0;

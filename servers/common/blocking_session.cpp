@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "net/socket.hpp"
@@ -114,6 +117,25 @@ void serve_blocking_connection(Fd connection, const SessionConfig& config) {
   out.release_memory();
   shutdown::unwatch(fd);
   if (linger && !shutdown::requested()) lingering_close(std::move(connection));
+}
+
+Fd accept_blocking(int listener, std::string_view model) {
+  Fd client(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!client && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+    // The client stays in the backlog until a connection closes and frees a
+    // descriptor. Retrying at once would spin, so wait a little.
+    const int error = errno;
+    static Clock::time_point last_said;
+    if (Clock::now() - last_said >= std::chrono::seconds(1)) {
+      last_said = Clock::now();
+      std::fprintf(stderr, "server-%.*s: accept: %s; retrying every 100 ms\n",
+                   static_cast<int>(model.size()), model.data(), std::strerror(error));
+    }
+    shutdown::sleep_ms(100);
+  }
+  // Anything else (ECONNABORTED, EINTR, EINVAL once the listener was shut
+  // down) concerns one client, or is the stop the caller's loop checks for.
+  return client;
 }
 
 void lingering_close(Fd connection) {

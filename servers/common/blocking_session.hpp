@@ -21,6 +21,13 @@ struct SessionConfig {
 
 void serve_blocking_connection(Fd connection, const SessionConfig& config);
 
+// accept() on a blocking listener, as server-blocking's loop and
+// server-threaded's acceptor do it: the connection, or an invalid Fd when
+// there is none for now. Out of descriptors or memory (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM) it waits 100 ms instead of spinning, and says so on
+// stderr at most once a second.
+Fd accept_blocking(int listener, std::string_view model);
+
 // Graceful close after an error response: shutdown(SHUT_WR) so the client
 // sees the response and EOF, then read and discard what it still sends for a
 // short bounded time, then close. A plain close() with unread input makes the

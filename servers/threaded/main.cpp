@@ -2,11 +2,7 @@
 // (this main thread) hands each accepted connection to a worker thread, which
 // serves it with plain blocking read()/write() until it closes: the code of a
 // connection reads top to bottom, and every waiting client costs a thread.
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -20,24 +16,6 @@
 #include "servers/threaded/workers.hpp"
 
 using namespace iomodels;
-
-namespace {
-
-// Accepts the next connection; an invalid Fd when there is none for now.
-Fd accept_next(int listener) {
-  Fd client(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!client && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
-    // Out of descriptors or memory: the client stays in the backlog until a
-    // connection closes. Retrying at once would spin, so wait a little.
-    std::fprintf(stderr, "server-threaded: accept: %s; retrying in 100 ms\n", std::strerror(errno));
-    shutdown::sleep_ms(100);
-  }
-  // Anything else (ECONNABORTED, EINTR, EINVAL once the listener was shut
-  // down) concerns one client, or is the stop the loop checks for.
-  return client;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   ServerCommandLine cli("threaded", kThreadedSummary);
@@ -69,7 +47,7 @@ int main(int argc, char** argv) {
   announce_listening(listener.get());
 
   while (!shutdown::requested()) {
-    Fd client = accept_next(listener.get());
+    Fd client = accept_blocking(listener.get(), cli.model());
     if (client && !workers->take(client)) rejecter->reject(std::move(client));
   }
   shutdown::unwatch(listener.get());
