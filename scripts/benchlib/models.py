@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from .profiles import SCENARIOS
+
 # Scenarios a peer can serve when it does not say otherwise: the peers answer
 # /hello only (no /sleep, no /cpu), so those sweeps would measure 404s.
 PEER_DEFAULT_SCENARIOS = frozenset({"hello", "idle", "pipelined", "open-loop"})
@@ -46,6 +48,9 @@ class ServerSpec:
     # Processes the server spreads its connections over: the per-process fd
     # cap limits one process, not the server (server-epoll --processes N).
     processes: int = 1
+    # Why this server sits out a scenario it could technically run, shown
+    # instead of the default "does not serve PATH".
+    why_not: dict = field(default_factory=dict)
 
     def serves(self, scenario: str) -> bool:
         allowed = self.scenarios
@@ -98,7 +103,13 @@ def our_models(build_dir: Path, pool: int = DEFAULT_POOL, big: bool = False
             make_argv=lambda port, run_dir, b=blocking: [str(b), "--port", str(port)],
             # Reconnect after every 100 requests: the only thread serves one
             # connection until it closes, so the others must get their turn.
-            loadgen_extra=["--conn-requests", "100"], listen_any=ANY))
+            loadgen_extra=["--conn-requests", "100"], listen_any=ANY,
+            # One thread serves one connection for 100 requests: a /hello
+            # client would wait for 100 background /cpu requests at a time,
+            # which the sleep sweep already shows; stall is about loops.
+            scenarios=frozenset(SCENARIOS) - {"stall"},
+            why_not={"stall": "one thread serves a connection for 100 requests before the next: "
+                              "/hello would wait behind 100 /cpu requests (see sleep)"}))
     threaded = have("server-threaded")
     if threaded:
         specs.append(ServerSpec(
@@ -118,11 +129,11 @@ def our_models(build_dir: Path, pool: int = DEFAULT_POOL, big: bool = False
             make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--reactors", "1"],
             listen_any=ANY))
         # libuv's answer to a stalled loop: /cpu handed to worker threads.
-        # Only the cpu sweep says anything new about it.
+        # Only the cpu sweep and /hello beside /cpu (stall) say anything new about it.
         specs.append(ServerSpec(
             name="epoll-offload2", label="epoll --offload 2 (cpu on workers)",
             make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--offload", "2"],
-            listen_any=ANY, scenarios=frozenset({"cpu"})))
+            listen_any=ANY, scenarios=frozenset({"cpu", "stall"})))
         if big:
             # Past one process's fd cap: nginx's shape, workers each with their
             # own listener, holding more idle connections than one process may.

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from .models import ServerSpec
 from .network import Net
 from .procs import LISTENING, Child, free_port, pin
-from .profiles import Point
+from .profiles import STALL_LEAD_S, Point
 from .sampler import Sampler
 
 HOLDING = re.compile(r"holding (\d+) answered (\d+)(?: of (\d+): (.*))?")
@@ -61,6 +61,18 @@ def loadgen_argv(settings: Settings, spec: ServerSpec, pt: Point, url: str, out:
     return argv
 
 
+def background_argv(settings: Settings, spec: ServerSpec, pt: Point, url: str, out: Path
+                    ) -> list[str]:
+    """stall's background: closed loop on /cpu/{us}, measuring from when the
+    measured loadgen starts, and running well past its end (it is stopped
+    with SIGTERM then, and still writes its JSON). Its timeout is loose: a
+    /cpu request queued behind the others may legitimately take several x."""
+    run_s = STALL_LEAD_S + pt.warmup_s + pt.duration_s + 10
+    return [str(settings.loadgen), "-c", str(pt.background_connections), "-t", "1",
+            "-d", _ms(run_s), "--warmup", _ms(STALL_LEAD_S), "--timeout", "5000ms",
+            "--quiet", "--json", str(out), *spec.loadgen_extra, url]
+
+
 def split(total: int, parts: int) -> list[int]:
     """total connections over `parts` load generators, as evenly as possible."""
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
@@ -81,7 +93,10 @@ def run_point(settings: Settings, spec: ServerSpec, pt: Point, run_dir: Path, pd
 
     if not spec.serves(pt.scenario):
         # Not a failure: a peer that answers /hello only. Recorded, not drawn.
-        return done("n/a", f"{spec.name} does not serve {pt.path}")
+        # stall's /hello needs /cpu beside it, at x = 0 too (the baseline of a
+        # line that cannot be drawn is no result).
+        needs = "/cpu (the background of stall)" if pt.scenario == "stall" else pt.path
+        return done("n/a", spec.why_not.get(pt.scenario) or f"{spec.name} does not serve {needs}")
     if (pt.idle + pt.connections + FD_MARGIN > settings.fd_limit * spec.processes
             or pt.connections + FD_MARGIN > settings.fd_limit):
         return done("skipped", f"{pt.idle + pt.connections} connections exceed the per-process "
@@ -105,6 +120,8 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
     info["server_argv"] = server.argv
     holders: list[Child] = []
     loadgens: list[Child] = []
+    background: Optional[Child] = None
+    bg_sampler: Optional[Sampler] = None
     sampler: Optional[Sampler] = None
     marks: dict = {}
     info["marks"] = marks
@@ -118,6 +135,22 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
         if pt.idle:
             holders = _hold_idle(settings, net, pt, ip, port, pdir, sampler, marks)
         url = f"http://{ip}:{port}{pt.path}"
+        if pt.background_connections:
+            bg_argv = net.client_wrap(0, pin(settings.client_cpus, background_argv(
+                settings, spec, pt, f"http://{ip}:{port}{pt.background_path}",
+                pdir / "background.json")))
+            info["background_argv"] = bg_argv
+            marks["background_start_t"] = round(time.monotonic() - sampler.t0, 3)
+            background = Child(bg_argv, pdir, "background")
+            # It shares the client CPU with the measured loadgen: its CPU counts
+            # when deciding whether the client side was the bottleneck.
+            bg_sampler = Sampler(background.pid).start()
+            marks["background_t0_unix"] = bg_sampler.t0_unix
+            # Let it connect and fill the server's core before /hello is due.
+            time.sleep(STALL_LEAD_S)
+            if not background.alive():
+                return done("failed", "background loadgen ended before the measurement: "
+                            + (background.stderr_tail() or f"exit {background.exit.status}"))
         # Several load generators (emulated hosts) share the connections and
         # the rate; their results are merged exactly (histograms summed).
         shares = [c for c in split(pt.connections, net.n_clients) if c > 0]
@@ -149,6 +182,17 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
         for lg in loadgens:
             if lg.exit.status not in (0, None):
                 reason += f"; {lg.name} exit {lg.exit.status}: " + lg.stderr_tail(2)
+        if background is not None:
+            bg_sampler.stop()
+            bg_sampler.write_csv(pdir / "background_samples.csv")
+            # Still running by design: its SIGTERM ends it and it writes its JSON.
+            info["background_exit"] = asdict(background.stop())
+            if not (pdir / "background.json").exists():
+                return done("failed", "background loadgen wrote no JSON, so the /hello latency "
+                            "was not measured beside /cpu: " + (background.stderr_tail() or
+                                                                f"exit {background.exit.status}"))
+            if background.exit.status not in (0, None):
+                reason += f"; background exit {background.exit.status}: " + background.stderr_tail(2)
         if len(outs) > 1:
             reason += _merge(settings, outs, pdir / "loadgen.json")
         if not (pdir / "loadgen.json").exists():
@@ -163,6 +207,10 @@ def _measure(settings, spec: ServerSpec, pt: Point, run_dir, pdir: Path, net: Ne
             info["idle_exits"] = [asdict(h.stop()) for h in holders]
         for lg in loadgens:
             lg.stop()
+        if background is not None:
+            background.stop()
+        if bg_sampler:
+            bg_sampler.stop()
         if sampler:
             sampler.stop()
             sampler.write_csv(pdir / "samples.csv")
