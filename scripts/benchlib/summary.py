@@ -31,6 +31,8 @@ COLUMNS = [
     "peak_rss_kib", "rss_end_kib", "threads_max", "rss_per_idle_conn_bytes", "idle_held", "idle_answered",
     "server_utime_s", "server_stime_s", "server_nvcsw", "server_nivcsw",
     "client_utime_s", "client_stime_s",
+    # stall: the background load generator's /cpu/{us} beside the measured /hello.
+    "background_us", "background_connections", "background_rps", "background_p99_us",
 ]
 
 
@@ -53,7 +55,9 @@ def point_row(pdir: Path) -> Optional[dict]:
                idle_connections=pt["idle"], offered_rps=pt["rate"] or "",
                rate_fraction=pt["rate_fraction"] if pt["rate_fraction"] is not None else "",
                pipeline=pt["pipeline"], repeat=pt["repeat"], status=info["status"],
-               reason=info.get("reason", ""), network=info.get("network", ""))
+               reason=info.get("reason", ""), network=info.get("network", ""),
+               background_us=pt.get("background_us") or "",
+               background_connections=pt.get("background_connections") or "")
     sx = info.get("server_exit") or {}
     ru = sx.get("rusage") or {}
     if ru:
@@ -67,6 +71,10 @@ def point_row(pdir: Path) -> Optional[dict]:
     lg_path = pdir / "loadgen.json"
     if info["status"] != "ok" or not lg_path.exists():
         return row
+    bg = _background(pdir)
+    if bg:
+        row.update(background_rps=bg.get("throughput_rps"),
+                   background_p99_us=(bg.get("latency_us") or {}).get("p99"))
     try:
         lg = json.loads(lg_path.read_text())
     except ValueError as e:
@@ -129,13 +137,16 @@ def point_row(pdir: Path) -> Optional[dict]:
         vol = window_delta(samples, "vol_ctx", start, end)
         inv = window_delta(samples, "invol_ctx", start, end)
         span = end - start
+        # stall: the server's CPU and switches serve /cpu and /hello together,
+        # so no per-request quotient is shown (only the CPU's utilisation).
+        per_request = requests >= MIN_REQUESTS and not pt.get("background_connections")
         if cpu is not None and span > 0:
             row["server_cpu_util"] = round(cpu / span, 3)
             # Too few answers to divide by: the quotient would be noise (a
             # server that stalled, or a point drowned in its connections).
-            if requests >= MIN_REQUESTS:
+            if per_request:
                 row["server_cpu_us_per_req"] = round(cpu * 1e6 / (requests * span / duration), 2)
-        if vol is not None and requests >= MIN_REQUESTS:
+        if vol is not None and per_request:
             per = requests * span / duration
             row.update(vol_ctx_per_req=round(vol / per, 4), invol_ctx_per_req=round(inv / per, 4),
                        ctx_per_req=round((vol + inv) / per, 4))
@@ -152,6 +163,14 @@ def point_row(pdir: Path) -> Optional[dict]:
             ccpu = window_delta(read_samples(f), "cpu_s", start - offset, end - offset)
             if ccpu is not None and span > 0:
                 utils.append(ccpu / span / max(1, _count_cpus(info)))
+        # stall's background loadgen runs on the same client CPUs as the
+        # measured one: together they decide whether those CPUs were full.
+        bg_samples = pdir / "background_samples.csv"
+        if utils and t0_unix and marks.get("background_t0_unix") and bg_samples.exists():
+            bg_off = marks["background_t0_unix"] - t0_unix
+            bcpu = window_delta(read_samples(bg_samples), "cpu_s", start - bg_off, end - bg_off)
+            if bcpu is not None and span > 0:
+                utils[0] += bcpu / span / max(1, _count_cpus(info))
         if utils:
             row["client_cpu_util"] = round(max(utils), 3)
             row["client_bound"] = int(max(utils) >= CLIENT_BOUND)
@@ -167,6 +186,13 @@ def point_row(pdir: Path) -> Optional[dict]:
         if marks.get("idle_problem"):
             row["reason"] = (row["reason"] + "; idle: " + marks["idle_problem"]).strip("; ")
     return row
+
+
+def _background(pdir: Path) -> Optional[dict]:
+    try:
+        return json.loads((pdir / "background.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _count_cpus(info: dict) -> int:
