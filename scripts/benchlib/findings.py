@@ -1,6 +1,6 @@
 """The numbers a reader asks for first, computed from the run itself: the
 comparisons with the reference peers as ratios (issue 9's goals), and one
-line each for the sleep and idle scenarios. Everything here comes from the
+line each for the sleep, stall and idle scenarios. Everything here comes from the
 same run, so the ratios compare like with like on this machine."""
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ def scenario_lines(rows: list[dict]) -> list[str]:
                 out.append(f"- **sleep** (`/sleep/10`) at {x:g} connections, requests/s: "
                            + ", ".join(parts) + ". One thread waiting 10 ms at a time caps at "
                            "100 requests/s; a pool of N at N × 100.")
+    out += stall_line(rows)
     g = grouped(rows, "idle")
     if g:
         parts = []
@@ -96,3 +97,25 @@ def scenario_lines(rows: list[dict]) -> list[str]:
             out.append("- **idle**: server RSS per idle keep-alive connection: " + ", ".join(parts)
                        + ". User-space memory only; the kernel's socket memory is not in RSS.")
     return (["### In one line per scenario\n", *out, ""] if out else [])
+
+
+def stall_line(rows: list[dict], plain: str = "epoll", offload: str = "epoll-offload2") -> list[str]:
+    """issue 9's check in one sentence: /hello p99 of the offloading loop and
+    of the plain loop at the largest background CPU time both measured, with
+    the offloading loop's no-background figure as the yardstick."""
+    g = grouped(rows, "stall")
+    if plain not in g or offload not in g:
+        return []
+    x = _largest_common(rows, "stall", plain, offload, "p99_us")
+    if not x:
+        return []
+    off, loop = _at(rows, "stall", offload, x, "p99_us"), _at(rows, "stall", plain, x, "p99_us")
+    base = _at(rows, "stall", offload, 0.0, "p99_us")
+    busy = next((e.get("background_connections") for e in g[plain] if _num(e["x"]) == x), "")
+    others = [f"{m} {v / 1000:,.2f} ms" for m in sorted(g) if m not in (plain, offload)
+              and (v := _at(rows, "stall", m, x, "p99_us"))]
+    return [f"- **stall**: while {_num(busy) or 0:g} other connections each burn {x / 1000:g} ms of "
+            f"CPU per request (`/cpu/{x:g}`), `epoll --offload 2` keeps /hello p99 at "
+            f"{off / 1000:,.2f} ms" + (f" ({base / 1000:,.2f} ms with no background)" if base else "")
+            + f" while the plain loop's reaches {loop / 1000:,.2f} ms"
+            + (f"; {', '.join(others)}" if others else "") + "."]

@@ -152,6 +152,7 @@ class Drawer:
 
 SCENARIO_TITLES = {"hello": "hello: GET /hello", "sleep": "sleep: GET /sleep/10 (10 ms wait)",
                    "cpu": "cpu: GET /cpu/100 (100 µs CPU)", "pipelined": "pipelined: depth 16",
+                   "stall": "stall: GET /hello beside GET /cpu/x",
                    "idle": "idle connections + 1 active client", "open-loop": "open loop: GET /hello"}
 CLOSED = ["hello", "sleep", "cpu"]
 
@@ -169,6 +170,7 @@ def draw_all(run_dir: Path, rows: list[dict]) -> list[Figure]:
              "scaling with connections. Hollow markers mean the load generator's core was saturated.",
              CLOSED + ["pipelined"], "throughput_rps", "requests/s")
     d.latency_panels()
+    d.stall_panels()
     d.panels("peak_rss", "Peak resident memory vs connections",
              "The server's peak resident memory (VmHWM). Thread-per-connection grows with every "
              "connection (stacks, per-thread state); the event loop grows only by its buffers.",
@@ -207,6 +209,46 @@ def _latency(self: Drawer) -> None:
               "Top row the median, bottom row the 99th percentile, in milliseconds. With more "
               "connections than workers, requests queue: latency grows with connections / workers "
               "× service time. Look at the gap between p50 and p99 of each model at 1000 connections.")
+
+
+def _stall(self: Drawer) -> None:
+    """/hello latency while other clients keep the server busy with /cpu:
+    the figure issue 9 checks --offload by."""
+    rows = [r for r in self.rows if r["scenario"] == "stall"]
+    if not rows:
+        return
+    busy = next((int(float(r["background_connections"])) for r in rows
+                 if _num(r.get("background_connections"))), None)
+    rate = next((float(r["offered_rps"]) for r in rows if _num(r.get("offered_rps"))), None)
+    xs = sorted({float(r["x"]) for r in rows if float(r["x"]) > 0})
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+    for ax, (col, name) in zip(axes, (("p50_us", "p50"), ("p99_us", "p99"))):
+        # Linear below 1 ms of CPU, so that x = 0 (no background) is drawn.
+        ax.set_xscale("symlog", linthresh=1000)
+        self.series(ax, "stall", col, 1e-3)
+        if xs:
+            # What a request waits when it lands behind one /cpu request on a
+            # loop that runs /cpu itself: the stall plain loops should follow.
+            # From a decade below the first x, so that one x still draws a line.
+            ref = [xs[0] / 10] + xs
+            ax.plot(ref, [x / 1000 for x in ref], linestyle=":", color="#555555", linewidth=1,
+                    label="one background request's CPU time")
+        ax.set_yscale("log")
+        ax.set_xlabel("CPU µs per background request (0 = none)")
+        ax.set_ylabel(f"/hello {name} from the scheduled send (ms)")
+        ax.set_title(f"{name}" + (f", {rate:g} /hello per s" if rate else ""), fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+    self.save(fig, "stall", "/hello p99 while other clients burn CPU",
+              f"Look at the right panel first. {busy or 'A few'} background connections keep asking "
+              "for `/cpu/x` (closed loop), enough to keep the server's core busy; beside them /hello "
+              "is sent at a fixed rate and its latency counts from when it was due. A loop that runs "
+              "`/cpu` itself (`epoll --reactors 1`, io_uring) makes every /hello wait for the request "
+              "in progress, so its p99 climbs along the dotted line (one background request's CPU "
+              "time), up to twice it when both busy connections' requests run back to back. `--offload 2` hands `/cpu` to worker threads and should stay near "
+              "its own x = 0 figure, as should the thread models, whose /hello threads the kernel "
+              "schedules between the busy ones. The x axis is the CPU time per background request "
+              "rather than the number of busy connections because it sets how long one stall lasts; "
+              "more connections only make stalls more frequent.")
 
 
 def _idle(self: Drawer) -> None:
@@ -253,6 +295,7 @@ def _open_loop(self: Drawer) -> None:
 
 
 Drawer.latency_panels = _latency
+Drawer.stall_panels = _stall
 Drawer.idle_panels = _idle
 Drawer.open_loop_panels = _open_loop
 Drawer.spectrum_figure = spectrum.draw_spectrum

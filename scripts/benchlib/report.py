@@ -108,7 +108,8 @@ def _missing(rows: list[dict]) -> list[str]:
         by_model: dict[str, list[str]] = {}
         for m, sc in na:
             by_model.setdefault(m, []).append(sc)
-        out += ["Not served (a peer answers `/hello` only; nothing to draw): " +
+        out += ["Not served (peers answer `/hello` only; blocking sits out `stall`; each reason is "
+                "in `summary.csv`; nothing to draw): " +
                 "; ".join(f"{m}: {', '.join(scs)}" for m, scs in by_model.items()) + ".", ""]
     if not bad:
         return out + ["Every other point ran without a problem.", ""]
