@@ -7,9 +7,30 @@ import sys
 from pathlib import Path
 
 EXPECTED_PLOTS = ["throughput", "latency", "peak_rss", "ctx_per_request", "cpu_per_request",
-                  "threads", "idle", "open_loop", "spectrum", "ramp"]
+                  "threads", "idle", "open_loop", "spectrum", "ramp", "stall"]
 OUR_MODELS = {"blocking", "threaded-pool0", "epoll"}
-SCENARIOS = ["hello", "sleep", "cpu", "idle", "pipelined", "open-loop", "ramp"]
+SCENARIOS = ["hello", "sleep", "cpu", "stall", "idle", "pipelined", "open-loop", "ramp"]
+
+
+def stall_problems(run: Path, rows: list[dict]) -> list[str]:
+    """stall measures /hello beside /cpu: a point with a background must
+    keep the background's JSON and show that it was served, or the /hello
+    latency was not measured beside anything."""
+    problems = []
+    stall = [r for r in rows if r["scenario"] == "stall" and r["status"] == "ok"]
+    if not any(r["model"] == "epoll" for r in stall):
+        problems.append("no measured stall point for epoll")
+    for r in stall:
+        if float(r["x"]) <= 0:
+            continue
+        point = run / "points" / f"stall__{r['model']}__{int(float(r['x']))}__r{r['repeat']}"
+        if not (point / "background.json").exists():
+            problems.append(f"{point.name}: background.json missing")
+        if float(r["background_rps"] or 0) <= 0:
+            problems.append(f"{point.name}: the background /cpu load got no answers")
+        if r["p99_us"] == "":
+            problems.append(f"{point.name}: no /hello p99")
+    return problems
 
 
 def main(run: Path) -> int:
@@ -41,6 +62,7 @@ def main(run: Path) -> int:
                     problems.append(f"{m} x {sc} x={r['x']}: status {r['status']} without a reason")
                 if r["status"] == "ok" and r["throughput_rps"] == "":
                     problems.append(f"{m} x {sc} x={r['x']}: ok but no throughput")
+    problems += stall_problems(run, rows)
     ok_hello = [r for r in rows if r["scenario"] == "hello" and r["status"] == "ok"
                 and float(r["throughput_rps"] or 0) > 0]
     if not ok_hello:
