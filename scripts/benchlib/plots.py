@@ -243,10 +243,12 @@ def _stall(self: Drawer) -> None:
               "for `/cpu/x` (closed loop), enough to keep the server's core busy; beside them /hello "
               "is sent at a fixed rate and its latency counts from when it was due. A loop that runs "
               "`/cpu` itself (`epoll --reactors 1`, io_uring) makes every /hello wait for the request "
-              "in progress, so its p99 climbs along the dotted line (one background request's CPU "
-              "time), up to twice it when both busy connections' requests run back to back. `--offload 2` hands `/cpu` to worker threads and should stay near "
-              "its own x = 0 figure, as should the thread models, whose /hello threads the kernel "
-              "schedules between the busy ones. The x axis is the CPU time per background request "
+              "in progress, so its p99 climbs with the dotted line (one background request's CPU "
+              "time), a few times above it when busy connections' requests run back to back. "
+              "`--offload 2` hands `/cpu` to worker threads and should stay flat as x grows, as should "
+              "the thread models, whose /hello threads the kernel schedules between the busy ones: "
+              "on a busy core they pay the kernel's wake-up delay once (about a millisecond on a "
+              "small machine), not x. The x axis is the CPU time per background request "
               "rather than the number of busy connections because it sets how long one stall lasts; "
               "more connections only make stalls more frequent.")
 
