@@ -118,6 +118,12 @@ TEST(RequestParser, MalformedHeaderIs400) {
   EXPECT_EQ(feed(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 26)).error, 400);
 }
 
+TEST(RequestParser, WhitespaceBeforeTheColonIs400) {
+  // RFC 9112 §5.1; otherwise "Transfer-Encoding : chunked" slips past 501.
+  EXPECT_EQ(feed("POST /echo HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n").error, 400);
+  EXPECT_EQ(feed("GET / HTTP/1.1\r\nHost\t: x\r\n\r\n", 1).error, 400);
+}
+
 TEST(RequestParser, BadContentLengthIs400) {
   EXPECT_EQ(feed("POST /echo HTTP/1.1\r\nContent-Length: -1\r\n\r\n").error, 400);
   EXPECT_EQ(feed("POST /echo HTTP/1.1\r\nContent-Length: 12x\r\n\r\n").error, 400);
