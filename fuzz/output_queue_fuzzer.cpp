@@ -11,19 +11,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "fuzz/contract_check.hpp"
 #include "protocol/body_pattern.hpp"
 #include "protocol/output_queue.hpp"
 
 namespace {
-
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "output_queue_fuzzer: contract broken: %s\n", what);
-  std::abort();
-}
-#define CHECK(cond) \
-  do {              \
-    if (!(cond)) fail(#cond); \
-  } while (0)
 
 // Longer than two pattern blocks (65514 bytes each), so bodies span blocks.
 constexpr std::uint32_t kMaxPattern = 140'000;

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz/contract_check.hpp"
 #include "protocol/body_pattern.hpp"
 #include "protocol/output_queue.hpp"
 #include "protocol/request_parser.hpp"
@@ -27,15 +28,6 @@
 namespace {
 
 using namespace iomodels::http;
-
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "request_fuzzer: contract broken: %s\n", what);
-  std::abort();
-}
-#define CHECK(cond) \
-  do {              \
-    if (!(cond)) fail(#cond); \
-  } while (0)
 
 // What a pass saw, compared between ways of splitting the input.
 struct Seen {
@@ -94,12 +86,21 @@ void check_serialized(const Response& response, const Request& request) {
   CHECK(head.find("\r\nServer: iomodels-fuzz\r\n") != std::string::npos);
   if (response.close) CHECK(head.find("\r\nConnection: close\r\n") != std::string::npos);
   if (response.status == 405) CHECK(head.find("\r\nAllow: ") != std::string::npos);
-  if (request.method == Method::Post && response.status == 200) CHECK(response.body == request.body);
+  if (request.method == Method::Post && response.status == 200)
+    CHECK(response.body == request.body);
 }
 
 bool known_status(int status) {
   switch (status) {
-    case 200: case 400: case 404: case 405: case 411: case 413: case 431: case 501: case 505:
+    case 200:
+    case 400:
+    case 404:
+    case 405:
+    case 411:
+    case 413:
+    case 431:
+    case 501:
+    case 505:
       return true;
     default:
       return false;
@@ -177,19 +178,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   // 1. Small limits, answered: the 413/431 paths and everything the router
   //    and serializer do with what gets through.
   Limits small{.max_header_bytes = 256, .max_body = 4096};
-  run_pass(data, small, [] { return std::size_t(1) << 20; }, true);
+  run_pass(
+      data, small, [] { return std::size_t(1) << 20; }, true);
 
   // 2. Differential: whole, byte by byte, random pieces. The limits are above
   //    what any input of -max_len can reach, because where exactly a limit
   //    trips may legitimately depend on where a read ended.
   Limits large{.max_header_bytes = 1 << 20, .max_body = 1 << 20};
-  Seen whole = run_pass(data, large, [] { return std::size_t(1) << 20; }, false);
-  Seen single = run_pass(data, large, [] { return std::size_t(1); }, false);
+  Seen whole = run_pass(
+      data, large, [] { return std::size_t(1) << 20; }, false);
+  Seen single = run_pass(
+      data, large, [] { return std::size_t(1); }, false);
   std::uint64_t rng = fnv1a(data) | 1;
-  Seen pieces = run_pass(data, large, [&rng] {
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return static_cast<std::size_t>(rng % 97 + 1);
-  }, false);
+  Seen pieces = run_pass(
+      data, large,
+      [&rng] {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return static_cast<std::size_t>(rng % 97 + 1);
+      },
+      false);
   CHECK(whole.requests == single.requests && whole.error == single.error);
   CHECK(whole.requests == pieces.requests && whole.error == pieces.error);
   return 0;

@@ -17,20 +17,12 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz/contract_check.hpp"
 #include "loadgen/response_parser.hpp"
 
 namespace {
 
 using namespace iomodels::loadgen;
-
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "response_fuzzer: contract broken: %s\n", what);
-  std::abort();
-}
-#define CHECK(cond) \
-  do {              \
-    if (!(cond)) fail(#cond); \
-  } while (0)
 
 struct Seen {
   std::string responses;  // status, keep-alive, body size, body verdict per response
@@ -45,7 +37,8 @@ void record(Seen& seen, const Response& r) {
 }
 
 template <typename NextSize>
-Seen run_pass(std::span<const char> data, std::optional<std::uint64_t> expected, NextSize next_size) {
+Seen run_pass(std::span<const char> data, std::optional<std::uint64_t> expected,
+              NextSize next_size) {
   Seen seen;
   ResponseParser parser(expected);
   std::size_t pos = 0;
@@ -112,7 +105,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   Seen single = run_pass(data, expected, [] { return std::size_t(1); });
   std::uint64_t rng = fnv1a(data) | 1;
   Seen pieces = run_pass(data, expected, [&rng] {
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
     return static_cast<std::size_t>(rng % 97 + 1);
   });
   CHECK(whole.responses == single.responses && whole.error == single.error);
