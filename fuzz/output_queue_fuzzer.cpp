@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "fuzz/contract_check.hpp"
+#include "fuzz/fuzz_support.hpp"
 #include "protocol/body_pattern.hpp"
 #include "protocol/output_queue.hpp"
 

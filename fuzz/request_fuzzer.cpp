@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fuzz/contract_check.hpp"
+#include "fuzz/fuzz_support.hpp"
 #include "protocol/body_pattern.hpp"
 #include "protocol/output_queue.hpp"
 #include "protocol/request_parser.hpp"
@@ -164,12 +164,6 @@ Seen run_pass(std::span<const char> data, const Limits& limits, NextSize next_si
   return seen;
 }
 
-std::uint64_t fnv1a(std::span<const char> data) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (char c : data) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return h;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
@@ -189,16 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
       data, large, [] { return std::size_t(1) << 20; }, false);
   Seen single = run_pass(
       data, large, [] { return std::size_t(1); }, false);
-  std::uint64_t rng = fnv1a(data) | 1;
-  Seen pieces = run_pass(
-      data, large,
-      [&rng] {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return static_cast<std::size_t>(rng % 97 + 1);
-      },
-      false);
+  Seen pieces = run_pass(data, large, iomodels::fuzz::RandomPieces(data), false);
   CHECK(whole.requests == single.requests && whole.error == single.error);
   CHECK(whole.requests == pieces.requests && whole.error == pieces.error);
   return 0;

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "fuzz/contract_check.hpp"
+#include "fuzz/fuzz_support.hpp"
 #include "loadgen/response_parser.hpp"
 
 namespace {
@@ -79,12 +79,6 @@ Seen run_pass(std::span<const char> data, std::optional<std::uint64_t> expected,
   return seen;
 }
 
-std::uint64_t fnv1a(std::span<const char> data) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (char c : data) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return h;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
@@ -103,13 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
 
   Seen whole = run_pass(data, expected, [] { return std::size_t(1) << 20; });
   Seen single = run_pass(data, expected, [] { return std::size_t(1); });
-  std::uint64_t rng = fnv1a(data) | 1;
-  Seen pieces = run_pass(data, expected, [&rng] {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return static_cast<std::size_t>(rng % 97 + 1);
-  });
+  Seen pieces = run_pass(data, expected, iomodels::fuzz::RandomPieces(data));
   CHECK(whole.responses == single.responses && whole.error == single.error);
   CHECK(whole.responses == pieces.responses && whole.error == pieces.error);
   return 0;
