@@ -5,9 +5,11 @@
 // parse() stops at the end of each request so that the caller answers them
 // one by one, in order, and feeds the rest again. The parser enforces the
 // header-section and body limits and says which SPEC §3 status an error
-// deserves. The HTTP grammar itself is Debian's http-parser (Node.js's parser
-// before llhttp), kept inside request_parser.cpp; docs/parser-choice.md says
-// why this one and not Boost.Beast.
+// deserves. The HTTP grammar is Boost.Beast's basic_parser, with the checks
+// RFC 9110/9112 ask of a server that Beast leaves to its user (Host, transfer
+// codings, the request-target's bytes, obs-fold, bounds on chunk lines) on
+// top; both kept inside request_parser.cpp. docs/parser-choice.md says why
+// Beast and not Debian's http-parser, and lists where the two differ.
 #pragma once
 
 #include <cstddef>
@@ -24,10 +26,13 @@ struct Limits {
   std::size_t max_body = 8 * 1024 * 1024;
 };
 
-enum class Method { Get, Post, Other };
+enum class Method { Get, Head, Post, Other };
 
 // A parsed request. The views point into the parser and stay valid until the
-// next call to parse() or reset().
+// next call to parse() or reset(). Every field but `body` is set as soon as
+// the header section is complete (headers_complete()), so that a session can
+// decide about `Expect: 100-continue` before the body arrives; `body` is
+// whole once parse() returned Complete.
 struct Request {
   Method method = Method::Other;
   std::string_view method_name;
@@ -36,6 +41,10 @@ struct Request {
   int version_minor = 1;
   bool keep_alive = true;
   bool has_content_length = false;
+  bool chunked = false;         // Transfer-Encoding: chunked framed the body
+  std::uint64_t content_length = 0;  // when has_content_length
+  bool has_expect = false;
+  std::string_view expect;      // the Expect field's value, as sent
   std::string_view body;
 };
 
@@ -69,8 +78,18 @@ class RequestParser {
   // keep-alive connection between requests is not in progress.
   bool in_progress() const;
   bool headers_complete() const;
+  // True between the end of a header section that announced a body
+  // (Content-Length > 0, or chunked) and the end of that body: the time a
+  // session may answer `Expect: 100-continue` or time the body out.
+  bool awaiting_body() const;
 
-  // Ready for a new request on a new connection.
+  // Bytes of heap the parser holds for buffers (target, body, bytes waiting
+  // for the rest of a line): what an idle or pooled parser costs.
+  std::size_t memory_held() const;
+
+  // Ready for a new request on a new connection. Buffers grown past a few
+  // KiB by a large request are freed, so that a pooled parser does not keep
+  // them.
   void reset();
 
  private:

@@ -48,10 +48,11 @@ Plan route(const Request& request, const Limits& limits) {
   std::string_view path = request.target;
   if (auto query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
 
+  // RFC 9110 §9.1: HEAD wherever GET; serialize() leaves the body out.
   auto require_get = [&](Plan ok) {
-    if (request.method != Method::Get) {
+    if (request.method != Method::Get && request.method != Method::Head) {
       Plan refused;
-      refused.response = method_not_allowed("GET");
+      refused.response = method_not_allowed("GET, HEAD");
       return refused;
     }
     return ok;
@@ -99,8 +100,8 @@ Plan route(const Request& request, const Limits& limits) {
   } else if (path == "/echo") {
     if (request.method != Method::Post) {
       plan.response = method_not_allowed("POST");
-    } else if (!request.has_content_length) {
-      plan.response = error_with_body(411, "POST /echo needs Content-Length\n");
+    } else if (!request.has_content_length && !request.chunked) {
+      plan.response = error_with_body(411, "POST /echo needs Content-Length or chunked\n");
     } else {
       plan.response.content_type = "application/octet-stream";
       plan.response.body = request.body;
@@ -110,6 +111,8 @@ Plan route(const Request& request, const Limits& limits) {
   }
 
   Response& r = plan.response;
+  // Every answer to a HEAD, errors included, is a head without content.
+  r.head_only = request.method == Method::Head;
   if (!request.keep_alive) r.close = true;
   // An HTTP/1.0 client keeps the connection only if we say so explicitly.
   if (request.version_minor == 0 && !r.close) r.keep_alive_header = true;
@@ -127,7 +130,7 @@ Response error_response(int status) {
     case 431:
       return error_with_body(431, "request header section too large\n");
     case 501:
-      return error_with_body(501, "Transfer-Encoding is not supported\n");
+      return error_with_body(501, "transfer coding not implemented: only chunked\n");
     case 505:
       return error_with_body(505, "only HTTP/1.0 and HTTP/1.1\n");
     default:
@@ -211,6 +214,7 @@ void serialize(const Response& response, std::string_view server_name, OutputQue
   put("\r\n");
   // Head and body land in the same chunk of the queue: one buffer, one write.
   out.append({head, used});
+  if (response.head_only) return;
   if (response.pattern) {
     out.append_pattern(response.pattern_bytes);
   } else {

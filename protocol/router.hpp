@@ -26,6 +26,9 @@ struct Response {
   std::uint64_t pattern_bytes = 0;
   bool pattern = false;
   std::string_view allow;          // the Allow header of a 405
+  // The answer to a HEAD: the head GET would have had, Content-Length
+  // included, and no body (RFC 9110 §9.3.2).
+  bool head_only = false;
   bool close = false;              // Connection: close, then close the connection
   bool keep_alive_header = false;  // HTTP/1.0 client that asked for keep-alive
 };
