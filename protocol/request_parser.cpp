@@ -2,8 +2,10 @@
 
 #include <boost/beast/http/basic_parser.hpp>
 #include <algorithm>
+#include <string>
 #include <optional>
 
+#include "protocol/body_buffer.hpp"
 #include "protocol/request_rules.hpp"
 
 namespace iomodels::http {
@@ -63,7 +65,7 @@ struct RequestParser::State {
     // --max-body of memory. The body grows as its bytes arrive.
     void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
     std::size_t on_body_impl(boost::beast::string_view body, error_code&) override {
-      s_.body.append(body.data(), body.size());
+      s_.body.append({body.data(), body.size()});
       return body.size();
     }
     void on_chunk_header_impl(std::uint64_t size, boost::beast::string_view extensions,
@@ -72,7 +74,7 @@ struct RequestParser::State {
     }
     std::size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view body,
                                    error_code&) override {
-      s_.body.append(body.data(), body.size());
+      s_.body.append({body.data(), body.size()});
       s_.chunk_left -= body.size();
       return body.size();
     }
@@ -90,7 +92,7 @@ struct RequestParser::State {
   std::string method;
   std::string target;
   std::string expect;
-  std::string body;
+  BodyBuffer body;
   // Bytes of this request Beast could not use yet, given again with what
   // follows: a header section that arrived in pieces (all of it, from the
   // request line), or the rest of a chunk line.
@@ -112,7 +114,7 @@ struct RequestParser::State {
 
   // A new request: everything per request cleared, large buffers freed.
   void start() {
-    clear_and_trim(body);
+    body.clear(kKeptCapacity);
     clear_and_trim(pending);
     header_scanned = 0;
     blank_bytes = 0;
@@ -320,7 +322,7 @@ ParseResult RequestParser::parse(std::span<const char> data) {
     // The request ended inside the new bytes: Beast never stops short of a
     // complete message it was given whole, so all pending bytes were used.
     const std::size_t from_data = skipped + used - already_pending;
-    s.request.body = s.body;
+    s.request.body = s.body.view();
     clear_and_trim(s.pending);
     return {ParseStatus::Complete, from_data};
   }
@@ -367,7 +369,7 @@ std::size_t RequestParser::memory_held() const {
   const State& s = *state_;
   // A string's capacity within its own object (SSO) is not heap.
   auto heap = [](const std::string& b) { return b.capacity() > 15 ? b.capacity() : 0; };
-  return heap(s.method) + heap(s.target) + heap(s.expect) + heap(s.body) + heap(s.pending);
+  return heap(s.method) + heap(s.target) + heap(s.expect) + s.body.capacity_bytes() + heap(s.pending);
 }
 
 void RequestParser::reset() {
