@@ -17,6 +17,9 @@ required=(
   clang libclang-rt-14-dev clang-format
   python3 python3-matplotlib python3-numpy
   iproute2 procps util-linux curl strace
+  # Real clients of the black-box suite (tests/blackbox/conformance_test.cpp):
+  # ab and h2load --h1 against every model; curl and python3 are above.
+  apache2-utils nghttp2-client
 )
 optional_peers=(nginx-light wrk)
 optional_docker=(docker.io docker-compose debootstrap)

@@ -145,7 +145,7 @@ TEST_F(Connections, ClientLeavingMidRequestLeavesServerServing) {
   }  // closed half-way through the header
   {
     HttpConnection c = server().connect();
-    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly part"));
+    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nonly part"));
     c.reset();
   }
   HttpConnection c = server().connect();

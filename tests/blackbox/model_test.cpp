@@ -4,6 +4,7 @@
 // waits for whom), not about speed.
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/blackbox/suite.hpp"
@@ -256,6 +257,33 @@ TEST_F(Epoll, ThreadsMatchReactors) {
     EXPECT_EQ(r.status, 200);
   }
   EXPECT_EQ(server().thread_count(), 2);
+}
+
+// A client that leaves while its /cpu job burns on an offload worker: the
+// job's answer must go nowhere. The kernel hands the freed descriptor to the
+// next connection the server accepts, so new clients connect during the
+// burn and must each get their own answer and nothing else: a job answered
+// by descriptor number would show up on one of them.
+TEST_F(Epoll, OffloadJobOfALeftClientReachesNoNextOwner) {
+  start({"--reactors", "1", "--offload", "2"});
+  for (int round = 0; round < 5; ++round) {
+    {
+      HttpConnection leaving = server().connect();
+      ASSERT_TRUE(leaving.send(get_request("/cpu/150000")));
+      std::this_thread::sleep_for(20ms);  // the job is on a worker by now
+      leaving.reset();
+    }
+    std::this_thread::sleep_for(20ms);  // the loop has closed the descriptor
+    std::vector<HttpConnection> next;
+    for (int i = 0; i < 3; ++i) next.push_back(server().connect());
+    for (HttpConnection& c : next) ASSERT_TRUE(c.send(get_request("/hello")));
+    for (HttpConnection& c : next) {
+      READ_OK(r, c);
+      EXPECT_EQ(r.body, "Hello, World!") << "round " << round;
+    }
+    // Past the end of the job: nothing more may arrive on any of them.
+    for (HttpConnection& c : next) EXPECT_TRUE(c.stays_silent(250ms)) << "round " << round;
+  }
 }
 
 }  // namespace

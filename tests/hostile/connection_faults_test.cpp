@@ -94,7 +94,9 @@ TEST(Hostile, HalfClosedClientStillGetsItsAnswers) {
       {"GET /bytes/300000 HTTP/1.1\r\nHost: hostile\r\n\r\n", 1, true},
       {"POST /echo HTTP/1.1\r\nHost: hostile\r\nContent-Length: 5\r\n\r\nhello", 1},
       {"GET /sleep/100 HTTP/1.1\r\nHost: hostile\r\n\r\n", 1},
-      {"GET /hello HTTP/1.1\r\n\r\nGET /bytes/1000 HTTP/1.1\r\n\r\nGET /cpu/100 HTTP/1.1\r\n\r\n", 3},
+      {"GET /hello HTTP/1.1\r\nHost: hostile\r\n\r\nGET /bytes/1000 HTTP/1.1\r\nHost: hostile\r\n\r\n"
+       "GET /cpu/100 HTTP/1.1\r\nHost: hostile\r\n\r\n",
+       3},
   };
   int answered = 0;
   for (const Case& c : cases) {
