@@ -10,7 +10,8 @@ usage: fuzz/run.sh [SECONDS] [--build DIR] [--only NAME]
 
   SECONDS       how long each fuzz target runs (default 60)
   --build DIR   clang build folder (default build-fuzz at the repository root)
-  --only NAME   run only fuzz_NAME (request, output_queue, response)
+  --only NAME   run only fuzz_NAME (request, request_differential, output_queue,
+                response)
 
 Needs clang and libclang-rt-14-dev (libFuzzer). The whole project is compiled
 with -fsanitize=fuzzer-no-link,address,undefined so that the protocol and

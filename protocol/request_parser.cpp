@@ -326,9 +326,23 @@ ParseResult RequestParser::parse(std::span<const char> data) {
     clear_and_trim(s.pending);
     return {ParseStatus::Complete, from_data};
   }
+  if (ec && ec != bhttp::error::need_more && !s.headers_done) {
+    // Beast refuses some header bytes (a bad version, a CTL) before their
+    // line has ended. A section is judged only once decidable, whole or in
+    // pieces, so that the verdict does not depend on where it was cut.
+    std::size_t scanned = 0;
+    if (!rules::header_decidable(in, scanned, s.header_limit())) {
+      s.error_status = 0;
+      s.error_reason = {};
+      ec = bhttp::error::need_more;
+    }
+  }
   if (ec && ec != bhttp::error::need_more) {
     if (s.error_status != 0) return fail(s.error_status, s.error_reason);
-    return fail(s.status_for(ec), "malformed request");
+    const int status = s.status_for(ec);
+    return fail(status, status == 431   ? "header section too large"
+                        : status == 413 ? "body larger than --max-body"
+                                        : "malformed request");
   }
   if (!s.headers_done) {
     // Beast stops inside a header section at a different place for each way
