@@ -217,6 +217,9 @@ int unfinished_chunk_line_status(std::string_view waiting, std::size_t max_trail
   const std::size_t line_end = waiting.find("\r\n", start + digits);
   const std::size_t line_max = start + kMaxChunkSizeDigits + kMaxChunkExtensionBytes;
   if (line_end == std::string_view::npos) return waiting.size() > line_max + 1 ? 400 : 0;
+  // The same bound on a whole line, or a split stream could be refused where
+  // the whole one waits for the last chunk's trailers.
+  if (line_end > line_max) return 400;
   // A complete line is Beast's to judge, but for the last chunk's trailers,
   // which Beast would wait for without end.
   if (digits > 0 && all_zero) return trailer_section_status(waiting.size() - (line_end + 2), max_trailer_bytes);
