@@ -178,6 +178,8 @@ bool header_decidable(std::string_view header, std::size_t& scanned, std::size_t
   if (header.size() >= limit) return true;
   for (std::size_t i = scanned; i < header.size(); ++i) {
     const char previous = i > 0 ? header[i - 1] : '\0';
+    const auto c = static_cast<unsigned char>(header[i]);
+    if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) return true;  // a CTL
     if (previous == '\r' && header[i] != '\n') return true;  // bare CR
     if (header[i] == '\n') {
       if (previous != '\r') return true;                        // bare LF

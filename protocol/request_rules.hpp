@@ -53,8 +53,8 @@ class TransferCodings {
 bool field_line_is_folded(const char* name, const char* end);
 
 // Whether a header section that arrived in pieces can be decided on yet: its
-// empty line has arrived, or a CR or LF outside a CRLF (an error wherever it
-// stands), or `limit` bytes. Until then Beast is not given it, so that its
+// empty line has arrived, or a CR or LF outside a CRLF, or a CTL (errors
+// wherever they stand), or `limit` bytes. Until then Beast is not given it, so that its
 // verdict is the one it gives on the whole section, wherever the stream was
 // cut. `scanned` is how far an earlier call looked; it is updated.
 bool header_decidable(std::string_view header, std::size_t& scanned, std::size_t limit);
