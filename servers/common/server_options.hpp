@@ -9,14 +9,13 @@
 #include <string>
 
 #include "net/socket.hpp"
-#include "protocol/request_parser.hpp"
+#include "protocol/session_config.hpp"
 
 namespace iomodels {
 
 struct ServerOptions {
   ListenOptions listen;
-  http::Limits limits;
-  std::uint32_t header_timeout_ms = 10'000;
+  http::SessionConfig session;  // limits, deadlines, bounds, the Server header
 };
 
 class ServerCommandLine {

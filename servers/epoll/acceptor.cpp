@@ -48,7 +48,6 @@ void Acceptor::on_ready(std::uint32_t) {
     }
     int fd = accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      ++counters_.connections;
       on_connection_(Fd(fd));
       continue;
     }

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <system_error>
 
-#include "servers/common/shutdown.hpp"
+#include "servers/common/simulated_work.hpp"
 
 namespace iomodels::epoll {
 
@@ -75,7 +75,7 @@ void CpuWorkerPool::work(std::stop_token stop) {
       queue_.pop_front();
     }
     // The burn is measured on this thread's own CPU clock, as on the loop.
-    shutdown::burn_cpu_us(job.cpu_us);
+    stoppable_burn_cpu(job.cpu_us);
     job.inbox->post(job);
   }
 }

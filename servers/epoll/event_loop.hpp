@@ -45,6 +45,7 @@ class EventLoop {
   void update_time() { now_ = Clock::now(); }
 
   void arm_timer(Handler& handler, Clock::duration delay) { timers_.arm(handler, now_ + delay); }
+  void arm_timer_at(Handler& handler, Clock::time_point deadline) { timers_.arm(handler, deadline); }
   void cancel_timer(Handler& handler) { timers_.cancel(handler); }
 
   void run_once();

@@ -24,6 +24,7 @@ class Handler {
   virtual void on_timer() = 0;
 
   bool timer_armed() const { return heap_index_ != kNotArmed; }
+  Clock::time_point timer_deadline() const { return deadline_; }
 
  protected:
   Handler() = default;

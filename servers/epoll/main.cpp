@@ -118,19 +118,15 @@ EpollConfig parse_command_line(int argc, char** argv) {
       ("connections served at once per process; more wait in the listen backlog. "
        "0: the open-files limit minus the server's own fds (here: " +
        default_connections + " with 1 reactor)")
-          .c_str())("max-output-bytes", po::value<std::size_t>()->default_value(1024 * 1024),
-                    "per connection: with more than this queued for a client that does not read, "
-                    "the server stops reading its requests until it catches up");
+          .c_str());
 
   EpollConfig config;
   config.server = command_line.parse(argc, argv);
-  config.server_name = command_line.server_name();
   const auto& values = command_line.values();
   config.reactors = values["reactors"].as<int>();
   config.offload_threads = values["offload"].as<int>();
   config.processes = values["processes"].as<int>();
   config.max_connections = values["max-connections"].as<std::uint64_t>();
-  config.max_output_bytes = values["max-output-bytes"].as<std::size_t>();
 
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (config.reactors < 1 || config.reactors > 64 * cores) {
@@ -142,7 +138,6 @@ EpollConfig parse_command_line(int argc, char** argv) {
   if (config.processes < 1 || config.processes > 64 * cores) {
     command_line.fail("--processes must be between 1 and " + std::to_string(64 * cores));
   }
-  if (config.max_output_bytes < 1024) command_line.fail("--max-output-bytes must be at least 1024");
 
   const std::uint64_t own = fds_for_the_server(config.reactors);
   const std::uint64_t ceiling = fd_limit > own ? fd_limit - own : 1;

@@ -15,10 +15,10 @@ Reactor::Reactor(int index, const EpollConfig& config, Fd listener, ConnectionLi
       config_(config),
       limit_(limit),
       offload_(offload),
+      sessions_(config.server.session),
       acceptor_(loop_, std::move(listener), limit, counters_,
                 [this](Fd fd) { add_connection(std::move(fd)); }),
-      read_buffer_(std::make_unique_for_overwrite<char[]>(kReadBufferSize)),
-      parsers_(config.server.limits) {
+      read_buffer_(std::make_unique_for_overwrite<char[]>(kReadBufferSize)) {
   if (!loop_.watch(shutdown::event_fd(), EPOLLIN, stop_on_shutdown_)) {
     throw std::system_error(errno, std::generic_category(), "epoll_ctl(shutdown eventfd)");
   }
@@ -66,19 +66,17 @@ void Reactor::finish_cpu_job(const CpuJob& job) {
   // The client may have gone meanwhile, and its fd number may serve another.
   if (slot >= connections_.size() || !connections_[slot]) return;
   Connection& connection = *connections_[slot];
-  if (connection.serial() == job.serial) connection.finish_waiting();
+  if (connection.serial() == job.serial) connection.finish_cpu_work();
 }
 
 void Reactor::log_counters() const {
-  const Counters& c = counters_;
   auto n = [](std::uint64_t value) { return static_cast<unsigned long long>(value); };
   // With --processes every worker has its own reactor 0, 1, ...: the pid tells them apart.
-  std::fprintf(stderr,
-               "server-epoll: pid %d reactor %d: %llu connections, %llu requests, "
-               "%llu bad requests, %llu header timeouts, %llu resets, %llu shed at the fd limit, "
-               "%llu accept pauses\n",
-               static_cast<int>(::getpid()), index_, n(c.connections), n(c.requests),
-               n(c.bad_requests), n(c.header_timeouts), n(c.resets), n(c.shed), n(c.accept_pauses));
+  std::fprintf(
+      stderr,
+      "server-epoll: pid %d reactor %d: %s, %llu shed at the fd limit, %llu accept pauses\n",
+      static_cast<int>(::getpid()), index_, http::describe(sessions_.counters).c_str(),
+      n(counters_.shed), n(counters_.accept_pauses));
 }
 
 }  // namespace iomodels::epoll

@@ -2,9 +2,10 @@
 //
 // It owns the loop, the acceptor of its own listening socket, its
 // connections (in a table indexed by fd, as redis's ae keeps them) and the
-// scratch space its connections share: one read buffer, one output queue,
-// one pool of parsers. Sharing is safe because a loop runs one handler at a
-// time, and it is what keeps an idle connection small.
+// scratch space its connections share: one read buffer, and the sessions'
+// context (one output queue, one pool of parsers, the counters). Sharing is
+// safe because a loop runs one handler at a time, and it is what keeps an
+// idle connection small.
 //
 // --reactors N runs N of these on N threads, each with its own SO_REUSEPORT
 // listener, so the kernel spreads new connections over them and they share
@@ -18,7 +19,7 @@
 #include <vector>
 
 #include "net/fd.hpp"
-#include "protocol/output_queue.hpp"
+#include "protocol/session.hpp"
 #include "servers/epoll/acceptor.hpp"
 #include "servers/epoll/config.hpp"
 #include "servers/epoll/connection.hpp"
@@ -26,7 +27,6 @@
 #include "servers/epoll/counters.hpp"
 #include "servers/epoll/cpu_offload.hpp"
 #include "servers/epoll/event_loop.hpp"
-#include "servers/epoll/parser_pool.hpp"
 
 namespace iomodels::epoll {
 
@@ -46,11 +46,8 @@ class Reactor {
 
   // For the connections of this reactor.
   EventLoop& loop() { return loop_; }
-  const EpollConfig& config() const { return config_; }
-  Counters& counters() { return counters_; }
+  http::SessionContext& sessions() { return sessions_; }
   std::span<char> read_buffer() { return {read_buffer_.get(), kReadBufferSize}; }
-  http::OutputQueue& scratch_output() { return scratch_output_; }
-  ParserPool& parsers() { return parsers_; }
   bool offloading() const { return offload_ != nullptr; }
   void offload_cpu(const Connection& connection, std::uint32_t cpu_us);
   // The connection on fd has closed; it is freed at the end of this turn.
@@ -81,6 +78,8 @@ class Reactor {
   ConnectionLimit& limit_;
   CpuWorkerPool* offload_;
   Counters counters_;
+  // Before the connections: their sessions give their parsers back to it.
+  http::SessionContext sessions_;
   EventLoop loop_;
   StopOnShutdown stop_on_shutdown_{loop_};
   Acceptor acceptor_;
@@ -89,8 +88,6 @@ class Reactor {
   std::vector<std::unique_ptr<Connection>> retired_;      // closed this turn
   std::uint32_t next_serial_ = 0;
   std::unique_ptr<char[]> read_buffer_;
-  http::OutputQueue scratch_output_;
-  ParserPool parsers_;
 };
 
 }  // namespace iomodels::epoll

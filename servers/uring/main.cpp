@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   const int listen_fd = listener.get();
   try {
     uring::UringServer server(std::move(listener),
-                              {options.limits, options.header_timeout_ms, cli.server_name()});
+                              {options.session.limits, options.session.header_timeout_ms, cli.server_name()});
     announce_listening(listen_fd);
     return server.run();
   } catch (const std::exception& e) {

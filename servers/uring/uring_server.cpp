@@ -11,6 +11,7 @@
 #include "net/socket.hpp"
 #include "protocol/router.hpp"
 #include "servers/common/shutdown.hpp"
+#include "servers/common/simulated_work.hpp"
 
 namespace iomodels::uring {
 namespace {
@@ -261,7 +262,7 @@ void UringServer::handle_input(Connection& c, std::span<const char> data) {
       // The earlier answers leave before the thread stalls.
       start_send(c);
       ring_.submit();
-      if (!shutdown::burn_cpu_us(plan.cpu_us)) {
+      if (!stoppable_burn_cpu(plan.cpu_us)) {
         stopping_ = true;
         return;
       }
