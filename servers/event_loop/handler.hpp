@@ -12,15 +12,15 @@
 #include <cstdint>
 #include <limits>
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 // CLOCK_MONOTONIC, read through the vDSO: no system call.
 using Clock = std::chrono::steady_clock;
 
 class Handler {
  public:
-  // events: the EPOLLIN / EPOLLOUT / EPOLLERR / EPOLLHUP bits epoll reported.
-  virtual void on_ready(std::uint32_t events) = 0;
+  // events: the Readiness bits the poller reported (poller.hpp).
+  virtual void on_ready(std::uint8_t events) = 0;
   virtual void on_timer() = 0;
 
   bool timer_armed() const { return heap_index_ != kNotArmed; }
@@ -39,4 +39,4 @@ class Handler {
   std::uint32_t heap_index_ = kNotArmed;  // where this handler sits in the TimerHeap
 };
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

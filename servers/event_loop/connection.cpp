@@ -1,14 +1,13 @@
-#include "servers/epoll/connection.hpp"
+#include "servers/event_loop/connection.hpp"
 
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "net/socket.hpp"
 #include "servers/common/simulated_work.hpp"
-#include "servers/epoll/reactor.hpp"
+#include "servers/event_loop/reactor.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 namespace {
 
 using http::Do;
@@ -25,18 +24,18 @@ Connection::Connection(Reactor& reactor, Fd fd, std::uint32_t serial)
       session_(reactor.sessions(), reactor.loop().now()) {}
 
 bool Connection::start() {
-  watching_ = EPOLLIN;
-  return reactor_.loop().watch(fd_.get(), EPOLLIN, *this);
+  watching_ = kReadable;
+  return reactor_.loop().watch(fd_.get(), kReadable, *this);
 }
 
-void Connection::on_ready(std::uint32_t events) {
+void Connection::on_ready(std::uint8_t events) {
   // Closed earlier in this turn of the loop (the object lives until its end).
   if (!fd_) return;
-  // A reset, or both directions shut down: nobody is left to answer. Level-
-  // triggered epoll reports these even with no interest, so they must close.
-  if (events & (EPOLLERR | EPOLLHUP)) {
+  // A reset, or both directions shut down: nobody is left to answer. epoll
+  // and poll report these even with no interest, so they must close.
+  if (events & kBroken) {
     session_.failed();
-  } else if (events & EPOLLIN) {
+  } else if (events & kReadable) {
     read();
   }
   proceed();
@@ -71,7 +70,7 @@ void Connection::read() {
 
 // Writes what the socket takes without blocking. True if it took everything
 // offered (the next step may follow at once), false if it is full: a partial
-// write is normal, the rest waits in the session and EPOLLOUT is watched.
+// write is normal, the rest waits in the session and writable is watched.
 bool Connection::write() {
   iovec iov[kMaxIov];
   const int count = session_.gather(iov, kMaxIov);
@@ -129,13 +128,13 @@ void Connection::proceed() {
   }
 }
 
-// epoll_ctl only when the interest changes, and the timer only when the
-// deadline does: on a keep-alive connection whose responses fit the socket
-// buffer, neither after the first request.
+// The poller is told only when the interest changes (epoll_ctl is a system
+// call), and the timer only when the deadline does: on a keep-alive connection whose responses fit
+// the socket buffer, neither after the first request.
 void Connection::wait(const http::Step& step, bool writing) {
   std::uint8_t wanted = 0;
-  if (step.read) wanted |= EPOLLIN;
-  if (writing) wanted |= EPOLLOUT;
+  if (step.read) wanted |= kReadable;
+  if (writing) wanted |= kWritable;
   if (wanted != watching_) {
     watching_ = wanted;
     reactor_.loop().change(fd_.get(), wanted, *this);
@@ -150,8 +149,9 @@ void Connection::wait(const http::Step& step, bool writing) {
 void Connection::close() {
   reactor_.loop().cancel_timer(*this);
   const int fd = fd_.get();
-  fd_.reset();  // also removes the socket from the epoll set
+  reactor_.loop().unwatch(fd);
+  fd_.reset();
   reactor_.retire(fd);
 }
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

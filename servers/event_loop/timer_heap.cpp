@@ -1,6 +1,6 @@
-#include "servers/epoll/timer_heap.hpp"
+#include "servers/event_loop/timer_heap.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 void TimerHeap::arm(Handler& handler, Clock::time_point deadline) {
   handler.deadline_ = deadline;
@@ -69,4 +69,4 @@ void TimerHeap::sift_down(std::uint32_t index) {
   place(moving, index);
 }
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

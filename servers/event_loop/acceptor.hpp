@@ -6,13 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "net/fd.hpp"
-#include "servers/epoll/connection_limit.hpp"
-#include "servers/epoll/counters.hpp"
-#include "servers/epoll/event_loop.hpp"
+#include "servers/event_loop/connection_limit.hpp"
+#include "servers/event_loop/counters.hpp"
+#include "servers/event_loop/event_loop.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 class Acceptor final : public Handler {
  public:
@@ -21,12 +22,12 @@ class Acceptor final : public Handler {
   // listener: non-blocking and listening. Throws std::system_error at start-up
   // if the loop or the reserve descriptor cannot be set up.
   Acceptor(EventLoop& loop, Fd listener, ConnectionLimit& limit, Counters& counters,
-           OnConnection on_connection);
+           const std::string& model, OnConnection on_connection);
 
   int listen_fd() const { return listener_.get(); }
 
-  void on_ready(std::uint32_t events) override;  // connections are waiting
-  void on_timer() override;                      // the pause is over
+  void on_ready(std::uint8_t events) override;  // connections are waiting
+  void on_timer() override;                     // the pause is over
 
  private:
   bool shed_one_connection();
@@ -37,7 +38,8 @@ class Acceptor final : public Handler {
   Fd reserve_;  // a spare descriptor, for shed_one_connection()
   ConnectionLimit& limit_;
   Counters& counters_;
+  const std::string& model_;
   OnConnection on_connection_;
 };
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

@@ -1,4 +1,4 @@
-#include "servers/epoll/cpu_offload.hpp"
+#include "servers/event_loop/cpu_offload.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -8,13 +8,13 @@
 
 #include "servers/common/simulated_work.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 CompletionInbox::CompletionInbox(EventLoop& loop, OnDone on_done)
     : wakeup_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), on_done_(std::move(on_done)) {
   if (!wakeup_) throw std::system_error(errno, std::generic_category(), "eventfd");
-  if (!loop.watch(wakeup_.get(), EPOLLIN, *this)) {
-    throw std::system_error(errno, std::generic_category(), "epoll_ctl(eventfd)");
+  if (!loop.watch(wakeup_.get(), kReadable, *this)) {
+    throw std::system_error(errno, std::generic_category(), "watching the /cpu inbox eventfd");
   }
 }
 
@@ -33,7 +33,7 @@ void CompletionInbox::post(const CpuJob& job) {
   }
 }
 
-void CompletionInbox::on_ready(std::uint32_t) {
+void CompletionInbox::on_ready(std::uint8_t) {
   // Reset the eventfd before taking the jobs: a job posted after the swap
   // then finds done_ empty and writes again, so no wake-up is lost.
   std::uint64_t count;
@@ -80,4 +80,4 @@ void CpuWorkerPool::work(std::stop_token stop) {
   }
 }
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

@@ -1,5 +1,5 @@
 // TimerHeap: the armed timers of one event loop, a binary min-heap ordered
-// by deadline. The earliest deadline becomes epoll_wait's timeout, so timers
+// by deadline. The earliest deadline becomes the poller's timeout, so timers
 // cost no system call and no file descriptor (timerfd would cost both).
 //
 // Intrusive, as libuv's is: each handler remembers its own position in the
@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "servers/epoll/handler.hpp"
+#include "servers/event_loop/handler.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 class TimerHeap {
  public:
@@ -39,4 +39,4 @@ class TimerHeap {
   std::vector<Handler*> heap_;
 };
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

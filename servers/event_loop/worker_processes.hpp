@@ -14,17 +14,20 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "net/fd.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 // The work of one worker process. It calls ready() once it is listening and
 // returns its exit status when it has stopped.
 using WorkerMain = std::function<int(int worker, const std::function<void()>& ready)>;
 
 // probe: a SO_REUSEPORT listener the parent bound to find (and hold) the
-// port; it is closed once the workers listen. Returns the exit status.
-int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main);
+// port; it is closed once the workers listen. model names the server in its
+// messages. Returns the exit status.
+int run_worker_processes(const std::string& model, int count, Fd probe,
+                         const WorkerMain& worker_main);
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 class ConnectionLimit {
  public:
@@ -25,4 +25,4 @@ class ConnectionLimit {
   std::atomic<std::uint64_t> open_{0};
 };
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

@@ -12,6 +12,7 @@
 // nothing but the connection limit (and the /cpu worker pool, if any).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,22 +21,23 @@
 
 #include "net/fd.hpp"
 #include "protocol/session.hpp"
-#include "servers/epoll/acceptor.hpp"
-#include "servers/epoll/config.hpp"
-#include "servers/epoll/connection.hpp"
-#include "servers/epoll/connection_limit.hpp"
-#include "servers/epoll/counters.hpp"
-#include "servers/epoll/cpu_offload.hpp"
-#include "servers/epoll/event_loop.hpp"
+#include "servers/event_loop/acceptor.hpp"
+#include "servers/event_loop/config.hpp"
+#include "servers/event_loop/connection.hpp"
+#include "servers/event_loop/connection_limit.hpp"
+#include "servers/event_loop/counters.hpp"
+#include "servers/event_loop/cpu_offload.hpp"
+#include "servers/event_loop/event_loop.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 class Reactor {
  public:
-  // offload: the /cpu worker pool, or nullptr to run /cpu on the loop.
-  // Throws std::system_error if the kernel refuses an epoll set or eventfd.
-  Reactor(int index, const EpollConfig& config, Fd listener, ConnectionLimit& limit,
-          CpuWorkerPool* offload);
+  // poller: this loop's own. offload: the /cpu worker pool, or nullptr to
+  // run /cpu on the loop. Throws std::system_error if the kernel refuses an
+  // eventfd or to watch the listener.
+  Reactor(int index, const LoopConfig& config, std::unique_ptr<Poller> poller, Fd listener,
+          ConnectionLimit& limit, CpuWorkerPool* offload);
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
 
@@ -55,11 +57,11 @@ class Reactor {
 
  private:
   // Stops the loop on SIGINT/SIGTERM. The shutdown eventfd stays readable
-  // once written, so every reactor's epoll set reports it: one signal stops all.
+  // once written, so every reactor's poller reports it: one signal stops all.
   class StopOnShutdown final : public Handler {
    public:
     explicit StopOnShutdown(EventLoop& loop) : loop_(loop) {}
-    void on_ready(std::uint32_t) override { loop_.stop(); }
+    void on_ready(std::uint8_t) override { loop_.stop(); }
     void on_timer() override {}
 
    private:
@@ -67,6 +69,7 @@ class Reactor {
   };
 
   void add_connection(Fd fd);
+  void refuse(Fd fd, const char* why);
   void finish_cpu_job(const CpuJob& job);
 
   // One read takes at most this much: 64 KiB holds many pipelined requests,
@@ -74,7 +77,7 @@ class Reactor {
   static constexpr std::size_t kReadBufferSize = 64 * 1024;
 
   const int index_;
-  const EpollConfig& config_;
+  const LoopConfig& config_;
   ConnectionLimit& limit_;
   CpuWorkerPool* offload_;
   Counters counters_;
@@ -88,6 +91,7 @@ class Reactor {
   std::vector<std::unique_ptr<Connection>> retired_;      // closed this turn
   std::uint32_t next_serial_ = 0;
   std::unique_ptr<char[]> read_buffer_;
+  Clock::time_point last_refusal_said_{};
 };
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

@@ -2,22 +2,24 @@
 //
 // The exchange itself (parse, answer, deadlines, how it ends) is the
 // session's: protocol/session.hpp has its phase table. What is here is how
-// a readiness loop carries out the session's steps without ever blocking:
+// a readiness loop carries out the session's steps without ever blocking,
+// whichever poller it waits with (epoll, poll, select):
 //
-//   step           epoll interest            timer            then
+//   step           interest                  timer            then
 //   -------------  ------------------------  ---------------  ----------------------------
-//   Write          OUT, + IN if the step     the step's       writable: write again
-//                  reads (socket full)       deadline
+//   Write          writable, + readable if   the step's       writable: write again
+//                  the step reads (socket    deadline
+//                  full)
 //   BurnCpu        none                      -                on the loop: burn, next step;
 //                                                             --offload: a worker burns,
 //                                                             its inbox wakes us
 //   ShutdownWrite  -                         -                next step at once
-//   Wait           IN if the step reads      the step's       readable: read; timer: expired
-//                                            deadline
-//   Close          removed with the fd       cancelled        freed at the end of the turn
+//   Wait           readable if the step      the step's       readable: read; timer: expired
+//                  reads                     deadline
+//   Close          unwatched, fd closed      cancelled        freed at the end of the turn
 //
-// A step that does not read does not watch EPOLLIN: level-triggered epoll
-// would otherwise report unread bytes on every turn of the loop.
+// A step that does not read does not watch for readable: a level-triggered
+// poller would otherwise report unread bytes on every turn of the loop.
 //
 // Memory: an idle keep-alive connection costs this object and its session,
 // which holds no parser and no buffer between requests. Reads land in the
@@ -28,19 +30,21 @@
 
 #include "net/fd.hpp"
 #include "protocol/session.hpp"
-#include "servers/epoll/handler.hpp"
+#include "servers/event_loop/handler.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 class Reactor;
 
 class Connection final : public Handler {
  public:
   Connection(Reactor& reactor, Fd fd, std::uint32_t serial);
-  // Adds the socket to the loop; false if the kernel refuses (then drop it).
+  // Adds the socket to the loop; false if the poller refuses. The socket
+  // is then release()d, to be refused.
   [[nodiscard]] bool start();
+  Fd release() { return std::move(fd_); }
 
-  void on_ready(std::uint32_t events) override;
+  void on_ready(std::uint8_t events) override;
   void on_timer() override;
 
   // The offloaded /cpu work of this connection is done: answer it.
@@ -60,8 +64,8 @@ class Connection final : public Handler {
   Reactor& reactor_;
   Fd fd_;
   std::uint32_t serial_;
-  std::uint8_t watching_ = 0;  // the EPOLLIN/EPOLLOUT bits in the epoll set now
+  std::uint8_t watching_ = 0;  // the interest the poller has now
   http::Session session_;
 };
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

@@ -4,7 +4,7 @@
 //
 // The loop hands a CpuJob to the pool and goes on serving other connections;
 // a worker burns the CPU time and posts the job back to the inbox of the loop
-// it came from. The inbox is an eventfd in that loop's epoll set: the one
+// it came from. The inbox is an eventfd watched by that loop: the one
 // thing a worker may touch of a loop, and the way it wakes the loop up.
 #pragma once
 
@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "net/fd.hpp"
-#include "servers/epoll/event_loop.hpp"
+#include "servers/event_loop/event_loop.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 
 class CompletionInbox;
 
@@ -39,7 +39,7 @@ class CompletionInbox final : public Handler {
 
   void post(const CpuJob& job);
 
-  void on_ready(std::uint32_t events) override;
+  void on_ready(std::uint8_t events) override;
   void on_timer() override {}
 
  private:
@@ -73,4 +73,4 @@ class CpuWorkerPool {
   std::vector<std::jthread> workers_;
 };
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

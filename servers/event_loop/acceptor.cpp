@@ -1,4 +1,4 @@
-#include "servers/epoll/acceptor.hpp"
+#include "servers/event_loop/acceptor.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <system_error>
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 namespace {
 
 // At most this many accepts per wake-up, so that a flood of new connections
@@ -26,20 +26,21 @@ Fd open_reserve() {
 }  // namespace
 
 Acceptor::Acceptor(EventLoop& loop, Fd listener, ConnectionLimit& limit, Counters& counters,
-                   OnConnection on_connection)
+                   const std::string& model, OnConnection on_connection)
     : loop_(loop),
       listener_(std::move(listener)),
       reserve_(open_reserve()),
       limit_(limit),
       counters_(counters),
+      model_(model),
       on_connection_(std::move(on_connection)) {
   if (!reserve_) throw std::system_error(errno, std::generic_category(), "open(/dev/null)");
-  if (!loop_.watch(listener_.get(), EPOLLIN, *this)) {
-    throw std::system_error(errno, std::generic_category(), "epoll_ctl(listener)");
+  if (!loop_.watch(listener_.get(), kReadable, *this)) {
+    throw std::system_error(errno, std::generic_category(), "watching the listener");
   }
 }
 
-void Acceptor::on_ready(std::uint32_t) {
+void Acceptor::on_ready(std::uint8_t) {
   for (int i = 0; i < kAcceptBatch; ++i) {
     if (!limit_.try_take()) {
       // --max-connections reached. Not an error: the waiting clients stay in
@@ -84,7 +85,7 @@ void Acceptor::on_ready(std::uint32_t) {
       default:
         // ENOBUFS, ENOMEM: the kernel is short of memory. Retrying at once
         // would spin; a moment later it may have some.
-        std::fprintf(stderr, "server-epoll: accept: %s\n", std::strerror(error));
+        std::fprintf(stderr, "server-%s: accept: %s\n", model_.c_str(), std::strerror(error));
         return pause();
     }
   }
@@ -108,7 +109,7 @@ void Acceptor::pause() {
 }
 
 void Acceptor::on_timer() {
-  loop_.change(listener_.get(), EPOLLIN, *this);
+  loop_.change(listener_.get(), kReadable, *this);
 }
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

@@ -1,4 +1,4 @@
-#include "servers/epoll/worker_processes.hpp"
+#include "servers/event_loop/worker_processes.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -16,7 +16,7 @@
 
 #include "servers/common/shutdown.hpp"
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 namespace {
 
 void stop_all(const std::vector<pid_t>& workers) {
@@ -26,7 +26,7 @@ void stop_all(const std::vector<pid_t>& workers) {
 }
 
 // Waits for every worker still running; true if all exited with status 0.
-bool wait_all(std::vector<pid_t>& workers) {
+bool wait_all(const std::string& model, std::vector<pid_t>& workers) {
   bool clean = true;
   for (std::size_t i = 0; i < workers.size(); ++i) {
     if (workers[i] <= 0) continue;
@@ -34,8 +34,9 @@ bool wait_all(std::vector<pid_t>& workers) {
     while (::waitpid(workers[i], &status, 0) < 0 && errno == EINTR) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      std::fprintf(stderr, "server-epoll: worker process %zu (pid %d) ended with status %d\n", i,
-                   workers[i], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      std::fprintf(stderr, "server-%s: worker process %zu (pid %d) ended with status %d\n",
+                   model.c_str(), i, workers[i],
+                   WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
       clean = false;
     }
     workers[i] = 0;
@@ -45,7 +46,8 @@ bool wait_all(std::vector<pid_t>& workers) {
 
 }  // namespace
 
-int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main) {
+int run_worker_processes(const std::string& model, int count, Fd probe,
+                         const WorkerMain& worker_main) {
   // Blocked before fork, so that no signal is lost between a worker's birth
   // and its handler; the parent then takes them with sigwaitinfo().
   sigset_t signals, previous;
@@ -58,7 +60,7 @@ int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main) {
   // Each worker writes one byte here once it listens.
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) < 0) {
-    std::perror("server-epoll: pipe");
+    std::perror(("server-" + model + ": pipe").c_str());
     return 1;
   }
   Fd ready_read(ends[0]), ready_write(ends[1]);
@@ -69,9 +71,9 @@ int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main) {
   for (int i = 0; i < count; ++i) {
     pid_t pid = ::fork();
     if (pid < 0) {
-      std::perror("server-epoll: fork");
+      std::perror(("server-" + model + ": fork").c_str());
       stop_all(workers);
-      wait_all(workers);
+      wait_all(model, workers);
       return 1;
     }
     if (pid == 0) {
@@ -107,9 +109,9 @@ int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main) {
     listening += static_cast<int>(n);
   }
   if (listening < count) {
-    std::fprintf(stderr, "server-epoll: a worker process failed to start\n");
+    std::fprintf(stderr, "server-%s: a worker process failed to start\n", model.c_str());
     stop_all(workers);
-    wait_all(workers);
+    wait_all(model, workers);
     return 1;
   }
   // The probe is closed before anyone is told to connect: a connection the
@@ -133,13 +135,14 @@ int run_worker_processes(int count, Fd probe, const WorkerMain& worker_main) {
     for (pid_t& worker : workers) {
       if (worker == pid) worker = 0;
     }
-    std::fprintf(stderr, "server-epoll: worker process %d ended unexpectedly; stopping\n", pid);
+    std::fprintf(stderr, "server-%s: worker process %d ended unexpectedly; stopping\n",
+                 model.c_str(), pid);
     clean = false;
     break;
   }
   stop_all(workers);
-  clean = wait_all(workers) && clean;
+  clean = wait_all(model, workers) && clean;
   return clean ? 0 : 1;
 }
 
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop

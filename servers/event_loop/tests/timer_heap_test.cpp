@@ -1,6 +1,6 @@
 // TimerHeap against a plain model (a sorted multiset of deadlines): the pure
 // piece of the event loop, tested on its own as muduo tests its buffer.
-#include "servers/epoll/timer_heap.hpp"
+#include "servers/event_loop/timer_heap.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,11 +9,11 @@
 #include <set>
 #include <vector>
 
-namespace iomodels::epoll {
+namespace iomodels::loop {
 namespace {
 
 struct TestTimer final : Handler {
-  void on_ready(std::uint32_t) override {}
+  void on_ready(std::uint8_t) override {}
   void on_timer() override {}
   Clock::time_point deadline{};  // the model's copy
 };
@@ -101,4 +101,4 @@ TEST(TimerHeap, RandomOperationsAgreeWithASortedModel) {
 }
 
 }  // namespace
-}  // namespace iomodels::epoll
+}  // namespace iomodels::loop
