@@ -215,13 +215,13 @@ TEST_F(Uring, Overlaps200Sleeps) {
   EXPECT_LT(*std::max_element(times.begin(), times.end()), 1000);
 }
 
-class Epoll : public BlackBox {
+class EventLoop : public BlackBox {
  protected:
   void SetUp() override {
   }
 };
 
-TEST_F(Epoll, OneReactorOverlaps200SleepsOnOneThread) {
+TEST_F(EventLoop, OneReactorOverlaps200SleepsOnOneThread) {
   start({"--reactors", "1"});
   auto start = Clock::now();
   auto connections = send_on_new_connections(server(), 200, get_request("/sleep/200"));
@@ -231,7 +231,7 @@ TEST_F(Epoll, OneReactorOverlaps200SleepsOnOneThread) {
   EXPECT_LT(*std::max_element(times.begin(), times.end()), 1000);
 }
 
-TEST_F(Epoll, CpuWorkOnTheLoopDelaysEveryone) {
+TEST_F(EventLoop, CpuWorkOnTheLoopDelaysEveryone) {
   start({"--reactors", "1"});
   HttpConnection busy = server().connect();
   HttpConnection other = server().connect();
@@ -246,7 +246,7 @@ TEST_F(Epoll, CpuWorkOnTheLoopDelaysEveryone) {
   EXPECT_EQ(cpu.status, 200);
 }
 
-TEST_F(Epoll, ThreadsMatchReactors) {
+TEST_F(EventLoop, ThreadsMatchReactors) {
   start({"--reactors", "2"});
   // Serve something on a few connections so every loop has started.
   for (int i = 0; i < 4; ++i) {
