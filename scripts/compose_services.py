@@ -6,11 +6,12 @@ here, the rest of the file is written by hand.
   /usr/bin/python3 scripts/compose_services.py           rewrite the block
   /usr/bin/python3 scripts/compose_services.py --check   exit 1 if it is stale
 
-A model's optional "compose" entry gives its extra arguments (compose
-variables such as ${IOMODELS_POOL:-64} allowed), its compose profiles (a
-model that cannot run everywhere stays out of a plain `up`) and a one-line
-note written above the service. ctest runs --check (compose-services), so a
-registry entry without its service fails the tests.
+A model with a "compose" entry gets a service: the entry gives its extra
+arguments (compose variables such as ${IOMODELS_POOL:-64} allowed), its
+compose profiles (a model that cannot run everywhere stays out of a plain
+`up`) and a one-line note written above the service; a model without one has
+no service. ctest runs --check (compose-services), so a compose entry without
+its service, or a stale one, fails the tests.
 """
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def quoted(word: str) -> str:
 def services(registry: dict) -> list[str]:
     lines = [BEGIN]
     for model in registry["models"]:
-        compose = model.get("compose") or {}
+        if "compose" not in model:
+            continue
+        compose = model["compose"]
         binary = model["binary"]
         command = [binary, "--host", "0.0.0.0", "--port", "8080", *compose.get("args", [])]
         lines.append(f"  {binary}:")
