@@ -2,10 +2,13 @@
 // name; the others skip them. Bounds are generous on purpose: these boxes are
 // shared and noisy, and the checks are about the shape of the model (who
 // waits for whom), not about speed.
+#include <sys/select.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "net/socket.hpp"
 #include "tests/blackbox/suite.hpp"
 
 namespace iomodels::testing {
@@ -256,6 +259,49 @@ TEST_F(EventLoop, ThreadsMatchReactors) {
     EXPECT_EQ(r.status, 200);
   }
   EXPECT_EQ(server().thread_count(), 2);
+}
+
+// select() watches descriptors below FD_SETSIZE only. A connection the
+// server cannot watch is refused at once, with a 503 and a log line, never
+// watched wrongly (FD_SET beyond the set is undefined behaviour) and never
+// left hanging; the connections it holds are still served.
+class Select : public BlackBox {};
+
+TEST_F(Select, ConnectionsBeyondFdSetsizeGet503AndTheOthersAreServed) {
+  const int wanted = FD_SETSIZE + 32;
+  ASSERT_GE(raise_fd_limit().soft, static_cast<std::uint64_t>(wanted + 64))
+      << "this test holds more than FD_SETSIZE connections: raise ulimit -n";
+  start();
+  std::vector<HttpConnection> held;
+  for (int i = 0; i < wanted; ++i) held.push_back(server().connect());
+  for (HttpConnection& c : held) ASSERT_TRUE(c.send(get_request("/hello")));
+  int served = 0;
+  int refused = 0;
+  for (HttpConnection& c : held) {
+    READ_OK(r, c);
+    if (r.status == 200) {
+      ++served;
+    } else {
+      EXPECT_EQ(r.status, 503);
+      EXPECT_EQ(r.header("Connection"), "close");
+      EXPECT_TRUE(c.wait_closed(3s));
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0) << "every connection was served: none was beyond FD_SETSIZE?";
+  EXPECT_LE(served, FD_SETSIZE);
+  EXPECT_GT(served, FD_SETSIZE - 64) << "connections below FD_SETSIZE were refused";
+  EXPECT_NE(server().stderr_text().find("FD_SETSIZE"), std::string::npos)
+      << "the refusal was not logged with its reason";
+  // The watched connections are still served; once they leave, new ones are.
+  ASSERT_TRUE(held.front().send(get_request("/hello")));
+  READ_OK(again, held.front());
+  EXPECT_EQ(again.status, 200);
+  held.clear();
+  HttpConnection fresh = server().connect();
+  ASSERT_TRUE(fresh.send(get_request("/hello")));
+  READ_OK(after, fresh);
+  EXPECT_EQ(after.status, 200);
 }
 
 }  // namespace
