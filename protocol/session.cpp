@@ -264,8 +264,10 @@ void Session::close() {
 }
 
 // The deadline of the Reading phase: the header timeout runs from a request's
-// first byte until its header section is complete; an idle connection between
-// requests is not timed.
+// first byte until its header section is complete (restarted for each
+// request: serve() clears it as each one completes); an idle connection
+// between requests is not timed. A deadline on the body, or on an idle
+// connection, would be one more branch here, answered in expired().
 void Session::update_deadline(Clock::time_point now) {
   if (phase_ != Phase::Reading) return;
   const bool waiting_for_header = parser_ && parser_->in_progress() && !parser_->headers_complete();

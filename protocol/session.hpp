@@ -136,8 +136,6 @@ class Session {
   // where nothing will move them; they stay owed until sent() says so.
   void take_output(OutputQueue& into);
 
-  const SessionCounters& counters() const { return context_.counters; }
-
  private:
   enum class Phase : std::uint8_t { Reading, Sleeping, Burning, Draining, Lingering, Closed };
   // What Draining leads to once everything owed is written.

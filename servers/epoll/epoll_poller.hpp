@@ -16,7 +16,6 @@ class EpollPoller final : public loop::Poller {
  public:
   EpollPoller();  // throws std::system_error if the kernel refuses an epoll set
 
-  const char* name() const override { return "epoll"; }
   const char* cannot_watch(int) const override { return nullptr; }
   bool add(int fd, std::uint8_t interest, loop::Handler& handler) override;
   void change(int fd, std::uint8_t interest, loop::Handler& handler) override;

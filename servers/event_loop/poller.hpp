@@ -36,9 +36,6 @@ class Poller {
  public:
   virtual ~Poller() = default;
 
-  // The kernel interface, for logs: "epoll", "poll", "select".
-  virtual const char* name() const = 0;
-
   // Why this backend can never watch fd, or nullptr if it can. A connection
   // it cannot watch is refused (503), never watched wrongly.
   virtual const char* cannot_watch(int fd) const = 0;

@@ -14,7 +14,6 @@ namespace iomodels::poll {
 
 class PollPoller final : public loop::Poller {
  public:
-  const char* name() const override { return "poll"; }
   const char* cannot_watch(int) const override { return nullptr; }
   bool add(int fd, std::uint8_t interest, loop::Handler& handler) override;
   void change(int fd, std::uint8_t interest, loop::Handler& handler) override;

@@ -17,7 +17,6 @@ namespace iomodels::select {
 
 class SelectPoller final : public loop::Poller {
  public:
-  const char* name() const override { return "select"; }
   const char* cannot_watch(int fd) const override;
   bool add(int fd, std::uint8_t interest, loop::Handler& handler) override;
   void change(int fd, std::uint8_t interest, loop::Handler& handler) override;
