@@ -19,9 +19,9 @@ Step Session::next(Clock::time_point now) {
     if (phase_ == Phase::Reading) {
       // Requests kept while this session could not read are served first,
       // before anything newer: answers leave in the order asked.
-      if (!unparsed_.empty()) {
-        std::string kept = std::exchange(unparsed_, {});
-        serve(kept, now);
+      if (unparsed_) {
+        std::unique_ptr<std::string> kept = std::move(unparsed_);
+        serve(*kept, now);
       }
       // The client sends no more: what it asked is answered, then we close.
       // A half-received request is dropped: nobody will finish it.
@@ -56,7 +56,7 @@ Step Session::next(Clock::time_point now) {
       case Phase::Burning:
         if (!burn_handed_out_) {
           burn_handed_out_ = true;
-          return {.what = Do::BurnCpu, .cpu_us = cpu_us_};
+          return {.what = Do::BurnCpu, .cpu_us = deferred_->cpu_us};
         }
         break;
       default:
@@ -70,9 +70,8 @@ void Session::received(std::span<const char> bytes, Clock::time_point now) {
   switch (phase_) {
     case Phase::Reading:
       // Behind kept requests, new input waits its turn.
-      if (unparsed_.empty()) return serve(bytes, now);
-      unparsed_.append(bytes.begin(), bytes.end());
-      return;
+      if (!unparsed_) return serve(bytes, now);
+      return keep(bytes);
     case Phase::Lingering:
       lingered_bytes_ += static_cast<std::uint32_t>(
           std::min<std::size_t>(bytes.size(), context_.config.linger_bytes));
@@ -82,10 +81,9 @@ void Session::received(std::span<const char> bytes, Clock::time_point now) {
     case Phase::Burning:
       // Only a completion-based driver, whose receive was already under way,
       // delivers input now: kept for later, in order.
-      unparsed_.append(bytes.begin(), bytes.end());
-      return;
+      return keep(bytes);
     case Phase::Draining:
-      if (after_drain_ == AfterDrain::ReadAgain) unparsed_.append(bytes.begin(), bytes.end());
+      if (after_drain_ == AfterDrain::ReadAgain) keep(bytes);
       return;  // after a closing answer nobody reads it
     case Phase::Closed:
       return;
@@ -119,7 +117,7 @@ void Session::expired(Clock::time_point now) {
       return respond(error_response(408));
     case Phase::Sleeping:  // the /sleep is over
       phase_ = Phase::Reading;
-      respond(*std::exchange(deferred_, nullptr));
+      respond(std::exchange(deferred_, nullptr)->response);
       return update_deadline(now);
     case Phase::Lingering:  // the client had its time to read our answer
       return close();
@@ -131,7 +129,7 @@ void Session::expired(Clock::time_point now) {
 void Session::work_done(Clock::time_point now) {
   if (phase_ != Phase::Burning) return;
   phase_ = Phase::Reading;
-  respond(*std::exchange(deferred_, nullptr));
+  respond(std::exchange(deferred_, nullptr)->response);
   update_deadline(now);
 }
 
@@ -206,7 +204,7 @@ void Session::serve(std::span<const char> input, Clock::time_point now) {
   // kept as bytes until this session reads again. After an answer that
   // closes the connection they are dropped: nobody will answer them.
   const bool closing = phase_ == Phase::Draining && after_drain_ != AfterDrain::ReadAgain;
-  if (!input.empty() && !closing) unparsed_.append(input.begin(), input.end());
+  if (!input.empty() && !closing) keep(input);
   update_deadline(now);
 }
 
@@ -221,8 +219,7 @@ void Session::answer(const Plan& plan, Clock::time_point now) {
       deadline_ = now + std::chrono::milliseconds(plan.sleep_ms);
       return;
     case Action::BurnCpuThenRespond:
-      wait_for(Phase::Burning, plan.response);
-      cpu_us_ = plan.cpu_us;
+      wait_for(Phase::Burning, plan.response, plan.cpu_us);
       burn_handed_out_ = false;
       return;
   }
@@ -241,25 +238,25 @@ void Session::respond(const Response& response) {
   }
 }
 
-void Session::wait_for(Phase phase, const Response& response) {
+void Session::wait_for(Phase phase, const Response& response, std::uint32_t cpu_us) {
   phase_ = phase;
   // route() builds the answers of /sleep and /cpu from static text only, so
   // this copy does not point into the parser, which goes back to the pool.
-  deferred_ = std::make_unique<Response>(response);
+  deferred_ = std::make_unique<Deferred>(Deferred{.response = response, .cpu_us = cpu_us});
 }
 
 void Session::drain_then(AfterDrain after) {
   phase_ = Phase::Draining;
   after_drain_ = after;
   deadline_ = kNoDeadline;
-  if (after != AfterDrain::ReadAgain) unparsed_.clear();
+  if (after != AfterDrain::ReadAgain) unparsed_.reset();
 }
 
 void Session::close() {
   phase_ = Phase::Closed;
   deadline_ = kNoDeadline;
   return_parser();
-  std::string().swap(unparsed_);
+  unparsed_.reset();
   deferred_.reset();
 }
 
@@ -276,6 +273,14 @@ void Session::update_deadline(Clock::time_point now) {
   } else if (deadline_ == kNoDeadline) {
     deadline_ = now + std::chrono::milliseconds(context_.config.header_timeout_ms);
   }
+}
+
+// Input that cannot be parsed now, behind what is already kept. Rare (a
+// pipeliner behind a /sleep, or one that does not read), so it costs a
+// pointer on every session and an allocation only on those.
+void Session::keep(std::span<const char> input) {
+  if (!unparsed_) unparsed_ = std::make_unique<std::string>();
+  unparsed_->append(input.begin(), input.end());
 }
 
 void Session::return_parser() {

@@ -144,27 +144,35 @@ class Session {
   void serve(std::span<const char> input, Clock::time_point now);
   void answer(const Plan& plan, Clock::time_point now);
   void respond(const Response& response);
-  void wait_for(Phase phase, const Response& response);
+  void wait_for(Phase phase, const Response& response, std::uint32_t cpu_us = 0);
   void drain_then(AfterDrain after);
   void close();
   void update_deadline(Clock::time_point now);
+  void keep(std::span<const char> input);
   void return_parser();
   OutputQueue& output();
 
+  // The answer a /sleep or /cpu owes, and the CPU time a /cpu waits for.
+  struct Deferred {
+    Response response;
+    std::uint32_t cpu_us = 0;
+  };
+
+  // Laid out tight: an idle event-loop connection is little more than this,
+  // and a server holds tens of thousands of them.
   SessionContext& context_;
+  std::uint32_t lingered_bytes_ = 0;  // Lingering: read and thrown away so far
   Phase phase_ = Phase::Reading;
   AfterDrain after_drain_ = AfterDrain::ReadAgain;
-  bool burn_handed_out_ = false;  // Burning: the BurnCpu step was given
-  bool input_ended_ = false;      // end_of_input() was reported
-  bool parser_holds_bytes_ = false;
-  std::uint32_t cpu_us_ = 0;                  // Burning: what to burn
-  std::uint32_t lingered_bytes_ = 0;          // Lingering: read and thrown away so far
+  bool burn_handed_out_ : 1 = false;  // Burning: the BurnCpu step was given
+  bool input_ended_ : 1 = false;      // end_of_input() was reported
+  bool parser_holds_bytes_ : 1 = false;
   Clock::time_point deadline_ = kNoDeadline;  // the current phase's, if any
   std::optional<RequestParser> parser_;       // only while a request is arriving
   OutputQueue out_;                           // owed, not yet taken by the socket
   std::uint64_t taken_ = 0;                   // owed, handed over with take_output()
-  std::string unparsed_;                      // input behind a request that waits, not parsed yet
-  std::unique_ptr<Response> deferred_;        // the answer a /sleep or /cpu owes
+  std::unique_ptr<std::string> unparsed_;     // input behind a request that waits, not parsed yet
+  std::unique_ptr<Deferred> deferred_;        // while Sleeping or Burning
 };
 
 }  // namespace iomodels::http

@@ -18,9 +18,9 @@ constexpr int kMaxIov = 64;
 }  // namespace
 
 Connection::Connection(Reactor& reactor, Fd fd, std::uint32_t serial)
-    : reactor_(reactor),
-      fd_(std::move(fd)),
+    : fd_(std::move(fd)),
       serial_(serial),
+      reactor_(reactor),
       session_(reactor.sessions(), reactor.loop().now()) {}
 
 bool Connection::start() {

@@ -61,10 +61,12 @@ class Connection final : public Handler {
   void wait(const http::Step& step, bool writing);
   void close();
 
-  Reactor& reactor_;
+  // fd_ first: it fits in Handler's tail padding. At 10 000 idle
+  // connections, each word here is 80 KB.
   Fd fd_;
   std::uint32_t serial_;
   std::uint8_t watching_ = 0;  // the interest the poller has now
+  Reactor& reactor_;
   http::Session session_;
 };
 
