@@ -392,17 +392,4 @@ void RequestParser::reset() {
   state_->start();
 }
 
-std::string_view method_name(Method method) {
-  switch (method) {
-    case Method::Get:
-      return "GET";
-    case Method::Head:
-      return "HEAD";
-    case Method::Post:
-      return "POST";
-    default:
-      return "OTHER";
-  }
-}
-
 }  // namespace iomodels::http

@@ -97,6 +97,4 @@ class RequestParser {
   std::unique_ptr<State> state_;
 };
 
-std::string_view method_name(Method method);
-
 }  // namespace iomodels::http

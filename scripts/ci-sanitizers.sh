@@ -3,8 +3,9 @@
 #   asan: the whole project with AddressSanitizer + UndefinedBehaviorSanitizer
 #         (build-asan), every ctest test.
 #   tsan: the whole project with ThreadSanitizer (build-tsan), the tests of the
-#         multi-threaded code: server-threaded and server-epoll black-box and
-#         hostile suites, and the load generator's tests.
+#         multi-threaded code: the black-box and hostile suites of every model
+#         the registry (servers/models.json) marks "threads": true, and the load
+#         generator's tests.
 # A sanitizer report fails the test that triggered it (halt_on_error), so a
 # green run means no report. About 10 + 10 minutes on the 2-core dev box.
 set -euo pipefail
@@ -21,11 +22,23 @@ usage: scripts/ci-sanitizers.sh [asan|tsan|all] [--jobs N]
 USAGE
 }
 
-# ctest -R: the threaded server's and the epoll reactors' suites (blackbox and
-# hostile), and the load generator's tests (its worker threads).
-default_tsan_tests='^(blackbox-(threaded|epoll)|hostile\.(threaded|epoll)\.|loadgen\.)'
-
 root="$(cd "$(dirname "$0")/.." && pwd)"
+
+# The registry's models with "threads": true, one "name binary" per line.
+threaded_models() {
+  /usr/bin/python3 - "$root/servers/models.json" <<'PY'
+import json, sys
+for model in json.load(open(sys.argv[1]))["models"]:
+    if model["threads"]:
+        print(model["name"], model["binary"])
+PY
+}
+threaded_names=$(threaded_models | cut -d' ' -f1 | paste -sd'|')
+threaded_binaries=$(threaded_models | cut -d' ' -f2 | paste -sd' ')
+
+# ctest -R: the threaded models' suites (blackbox and hostile), and the load
+# generator's tests (its worker threads).
+default_tsan_tests="^(blackbox-($threaded_names)\$|hostile\.($threaded_names)\.|loadgen\.)"
 what=all
 jobs=2
 while [[ $# -gt 0 ]]; do
@@ -39,7 +52,7 @@ done
 
 # The TSan run needs only these; building them alone saves the heavy
 # benchmark targets (Boost.Beast) a second sanitizer compile.
-tsan_targets="server-threaded server-epoll loadgen loadgen_unit_tests loadgen_run_tests blackbox_tests hostile_tests"
+tsan_targets="$threaded_binaries loadgen loadgen_unit_tests loadgen_run_tests blackbox_tests hostile_tests"
 
 build() {  # build DIR SANITIZERS [TARGETS...]: the targets that exist, or all
   local dir="$1" sanitize="$2"

@@ -1,8 +1,10 @@
 // server-blocking: one thread. accept() a client, serve it until it closes,
 // then accept the next. Everyone else waits in the kernel's listen backlog:
 // one slow client (or one /sleep) stalls them all, which is the point.
+#include <cstdio>
+
 #include "net/socket.hpp"
-#include "servers/common/blocking_session.hpp"
+#include "servers/common/blocking_connection.hpp"
 #include "servers/common/server_options.hpp"
 #include "servers/common/shutdown.hpp"
 
@@ -22,13 +24,12 @@ int main(int argc, char** argv) {
   shutdown::watch(listener.get());
   announce_listening(listener.get());
 
-  const SessionConfig session{.limits = options.limits,
-                              .header_timeout_ms = options.header_timeout_ms,
-                              .server_name = cli.server_name()};
+  BlockingThread thread(options.session);
   while (!shutdown::requested()) {
     Fd client = accept_blocking(listener.get(), cli.model());
-    if (client) serve_blocking_connection(std::move(client), session);
+    if (client) serve_blocking_connection(std::move(client), thread);
   }
   shutdown::unwatch(listener.get());
+  std::fprintf(stderr, "server-blocking: %s\n", http::describe(thread.counters()).c_str());
   return 0;
 }

@@ -23,13 +23,17 @@ ServerCommandLine::ServerCommandLine(std::string model, std::string summary)
       "TCP port; 0 lets the kernel pick a free one (see the 'listening on' line)")(
       "backlog", po::value<int>()->default_value(d.listen.backlog),
       "listen backlog (the kernel caps it at net.core.somaxconn)")(
-      "max-header-bytes", po::value<std::size_t>()->default_value(d.limits.max_header_bytes),
+      "max-header-bytes",
+      po::value<std::size_t>()->default_value(d.session.limits.max_header_bytes),
       "largest request line + header section; more gets 431")(
-      "max-body", po::value<std::size_t>()->default_value(d.limits.max_body),
+      "max-body", po::value<std::size_t>()->default_value(d.session.limits.max_body),
       "largest POST body and /bytes/{n}; a larger Content-Length gets 413")(
-      "header-timeout-ms", po::value<std::uint32_t>()->default_value(d.header_timeout_ms),
+      "header-timeout-ms", po::value<std::uint32_t>()->default_value(d.session.header_timeout_ms),
       "time a started request may take to send its header section; then 408 "
-      "(an idle keep-alive connection between requests is not timed out)");
+      "(an idle keep-alive connection between requests is not timed out)")(
+      "max-output-bytes", po::value<std::size_t>()->default_value(d.session.max_output_bytes),
+      "per connection: with more than this owed to a client that does not read, the server "
+      "stops reading its requests until it has caught up");
 }
 
 ServerOptions ServerCommandLine::parse(int argc, char** argv) {
@@ -55,12 +59,16 @@ ServerOptions ServerCommandLine::parse(int argc, char** argv) {
   options.listen.host = values_["host"].as<std::string>();
   options.listen.port = values_["port"].as<std::uint16_t>();
   options.listen.backlog = values_["backlog"].as<int>();
-  options.limits.max_header_bytes = values_["max-header-bytes"].as<std::size_t>();
-  options.limits.max_body = values_["max-body"].as<std::size_t>();
-  options.header_timeout_ms = values_["header-timeout-ms"].as<std::uint32_t>();
+  http::SessionConfig& session = options.session;
+  session.limits.max_header_bytes = values_["max-header-bytes"].as<std::size_t>();
+  session.limits.max_body = values_["max-body"].as<std::size_t>();
+  session.header_timeout_ms = values_["header-timeout-ms"].as<std::uint32_t>();
+  session.max_output_bytes = values_["max-output-bytes"].as<std::size_t>();
+  session.server_name = server_name_;
   if (options.listen.backlog <= 0) fail("--backlog must be positive");
-  if (options.limits.max_header_bytes < 64) fail("--max-header-bytes must be at least 64");
-  if (options.header_timeout_ms == 0) fail("--header-timeout-ms must be positive");
+  if (session.limits.max_header_bytes < 64) fail("--max-header-bytes must be at least 64");
+  if (session.header_timeout_ms == 0) fail("--header-timeout-ms must be positive");
+  if (session.max_output_bytes < 1024) fail("--max-output-bytes must be at least 1024");
   return options;
 }
 

@@ -9,14 +9,13 @@
 #include <string>
 
 #include "net/socket.hpp"
-#include "protocol/request_parser.hpp"
+#include "protocol/session_config.hpp"
 
 namespace iomodels {
 
 struct ServerOptions {
   ListenOptions listen;
-  http::Limits limits;
-  std::uint32_t header_timeout_ms = 10'000;
+  http::SessionConfig session;  // limits, deadlines, bounds, the Server header
 };
 
 class ServerCommandLine {
@@ -33,8 +32,6 @@ class ServerCommandLine {
   const boost::program_options::variables_map& values() const { return values_; }
 
   const std::string& model() const { return model_name_; }
-  // "iomodels-<model>", the value of the Server header.
-  const std::string& server_name() const { return server_name_; }
 
   // Prints "server-<model>: message" on stderr and exits 2: for option
   // values a server checks itself after parse().
@@ -42,7 +39,7 @@ class ServerCommandLine {
 
  private:
   std::string model_name_;
-  std::string server_name_;
+  std::string server_name_;  // "iomodels-<model>": parse() puts it in the SessionConfig
   std::string summary_;
   boost::program_options::options_description common_;
   boost::program_options::options_description model_;

@@ -1,6 +1,5 @@
 #include "servers/common/shutdown.hpp"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -12,10 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <memory>
-
-#include "protocol/cpu_burn.hpp"
 
 namespace iomodels::shutdown {
 namespace {
@@ -73,8 +69,8 @@ bool requested() {
   return g_requested.load(std::memory_order_relaxed);
 }
 
-void request() {
-  wake_everyone();
+const std::atomic<bool>& requested_flag() {
+  return g_requested;
 }
 
 int event_fd() {
@@ -87,29 +83,6 @@ void watch(int fd) {
 
 void unwatch(int fd) {
   if (fd >= 0 && static_cast<std::size_t>(fd) < g_watched_size) g_watched[fd].store(false);
-}
-
-bool sleep_ms(std::uint32_t ms) {
-  // Polling the shutdown eventfd is a sleep that a signal ends at once.
-  pollfd p{g_event_fd, POLLIN, 0};
-  auto now_ns = [] {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-  };
-  const std::int64_t deadline = now_ns() + std::int64_t{ms} * 1'000'000;
-  for (;;) {
-    if (requested()) return false;
-    std::int64_t left = deadline - now_ns();
-    if (left <= 0) return true;
-    // Rounded up: the sleep is at least ms, never a little less.
-    int rc = ::poll(&p, 1, static_cast<int>((left + 999'999) / 1'000'000));
-    if (rc > 0) return false;
-  }
-}
-
-bool burn_cpu_us(std::uint32_t us) {
-  return iomodels::burn_cpu_us(us, &g_requested);
 }
 
 }  // namespace iomodels::shutdown

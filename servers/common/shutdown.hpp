@@ -7,7 +7,7 @@
 // blocked in read() on an idle keep-alive connection would never see the flag.
 #pragma once
 
-#include <cstdint>
+#include <atomic>
 
 namespace iomodels::shutdown {
 
@@ -16,8 +16,8 @@ namespace iomodels::shutdown {
 void install_handlers();
 
 bool requested();
-// Sets the flag and wakes everyone, as the signal would.
-void request();
+// The flag itself, for work that checks it as it goes (burn_cpu_us).
+const std::atomic<bool>& requested_flag();
 
 // Readable once shutdown is requested (and stays readable): add it to an
 // epoll set, or poll it.
@@ -26,13 +26,5 @@ int event_fd();
 // Marks a socket that a thread blocks on; unwatch before closing it.
 void watch(int fd);
 void unwatch(int fd);
-
-// Sleeps ms milliseconds without using CPU, unless shutdown is requested
-// first; returns false then.
-bool sleep_ms(std::uint32_t ms);
-
-// Burns us microseconds of the calling thread's CPU unless shutdown is
-// requested first; returns false then.
-bool burn_cpu_us(std::uint32_t us);
 
 }  // namespace iomodels::shutdown

@@ -35,9 +35,4 @@ void ConnectionQueue::close() {
   ready_.notify_all();
 }
 
-std::size_t ConnectionQueue::waiting_connections() const {
-  std::lock_guard lock(mutex_);
-  return connections_.size();
-}
-
 }  // namespace iomodels

@@ -37,11 +37,9 @@ class ConnectionQueue {
   // Wakes every worker waiting in pop(); later pushes fail.
   void close();
 
-  std::size_t waiting_connections() const;
-
  private:
   const std::size_t capacity_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<Fd> connections_;
   std::size_t idle_workers_ = 0;  // workers blocked in pop(), not yet handed one

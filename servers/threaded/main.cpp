@@ -8,7 +8,7 @@
 #include <system_error>
 
 #include "net/socket.hpp"
-#include "servers/common/blocking_session.hpp"
+#include "servers/common/blocking_connection.hpp"
 #include "servers/common/server_options.hpp"
 #include "servers/common/shutdown.hpp"
 #include "servers/threaded/rejecter.hpp"
@@ -27,13 +27,11 @@ int main(int argc, char** argv) {
   // SIGTERM shuts the watched listener down, which wakes the blocked accept().
   shutdown::watch(listener.get());
 
-  const SessionConfig session{.limits = options.server.limits,
-                              .header_timeout_ms = options.server.header_timeout_ms,
-                              .server_name = cli.server_name()};
+  const http::SessionConfig& session = options.server.session;
   std::unique_ptr<Rejecter> rejecter;
   std::unique_ptr<Workers> workers;
   try {
-    rejecter = std::make_unique<Rejecter>(cli.server_name(), options.threads);
+    rejecter = std::make_unique<Rejecter>(session, options.threads);
     workers = options.pool == 0
                   ? make_thread_per_connection(options.threads, session)
                   : make_worker_pool(options.pool, options.queue, options.threads, session);
@@ -53,5 +51,6 @@ int main(int argc, char** argv) {
   shutdown::unwatch(listener.get());
   workers->stop_and_join();
   rejecter->stop();
+  std::fprintf(stderr, "server-threaded: %s\n", http::describe(workers->counters()).c_str());
   return 0;
 }

@@ -1,23 +1,21 @@
 #include "servers/threaded/rejecter.hpp"
 
-#include <sys/socket.h>
-
 #include <cstdio>
 #include <system_error>
 
-#include "protocol/output_queue.hpp"
-#include "protocol/router.hpp"
-#include "servers/common/blocking_session.hpp"
+#include "servers/common/blocking_connection.hpp"
+#include "servers/common/busy_response.hpp"
 
 namespace iomodels {
 
-Rejecter::Rejecter(std::string server_name, const ThreadOptions& threads)
-    : server_name_(std::move(server_name)) {
+Rejecter::Rejecter(const http::SessionConfig& session, const ThreadOptions& threads)
+    : session_(session) {
   int rc = start_thread(
       threads,
       [this] {
+        BlockingThread closer(session_);
         while (std::optional<Fd> connection = closing_.pop())
-          lingering_close(std::move(*connection));
+          close_refused_connection(std::move(*connection), closer);
       },
       &closer_);
   if (rc != 0)
@@ -38,29 +36,13 @@ void Rejecter::stop() {
 }
 
 void Rejecter::reject(Fd connection) {
-  send_503(connection.get());
+  send_busy(connection.get(), session_.server_name,
+            "server busy: every worker thread is serving a client and the accept queue is full\n");
   ++total_;
   ++unlogged_;
   log_if_due(false);
   // A full closing queue leaves the connection here: it closes at once.
   closing_.try_push(connection);
-}
-
-void Rejecter::send_503(int fd) const {
-  http::Response busy;
-  busy.status = 503;
-  busy.body = "server busy: every worker thread is serving a client and the accept queue is full\n";
-  busy.close = true;
-  http::OutputQueue out;
-  http::serialize(busy, server_name_, out);
-  iovec iov[4];
-  msghdr message{};
-  message.msg_iov = iov;
-  message.msg_iovlen = static_cast<std::size_t>(out.gather(iov, 4));
-  // MSG_DONTWAIT: never block the acceptor on one client. MSG_NOSIGNAL: a
-  // client that already left gives EPIPE, not SIGPIPE. A failure changes
-  // nothing: the client is refused either way.
-  [[maybe_unused]] ssize_t n = ::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 void Rejecter::log_if_due(bool at_exit) {

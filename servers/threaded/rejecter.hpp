@@ -3,13 +3,13 @@
 // not be started). Overload made visible, instead of silent waiting:
 //
 //  - the client gets "503 Service Unavailable" and Connection: close at once,
-//    written by the acceptor without blocking (a new socket's send buffer is
-//    empty, so the ~200 bytes always fit);
-//  - the close is a lingering one (the request the client sent meanwhile is
-//    drained, so the kernel sends FIN, not a reset that could destroy the
-//    503 before the client reads it), done by one closer thread so that a
-//    slow client never stalls accept(). If that thread has more than
-//    kClosingQueue connections to close, the next is closed at once;
+//    written by the acceptor without blocking (servers/common/busy_response);
+//  - the close is a lingering one, as a session's after an error (the request
+//    the client sent meanwhile is drained, so the kernel sends FIN, not a
+//    reset that could destroy the 503 before the client reads it), done by
+//    one closer thread so that a slow client never stalls accept(). If that
+//    thread has more than kClosingQueue connections to close, the next is
+//    closed at once;
 //  - rejections are counted and logged on stderr at most once a second,
 //    and the total at exit.
 #pragma once
@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "net/fd.hpp"
+#include "protocol/session_config.hpp"
 #include "servers/threaded/connection_queue.hpp"
 #include "servers/threaded/thread_start.hpp"
 
@@ -32,7 +33,7 @@ class Rejecter {
   static constexpr std::size_t kClosingQueue = 256;
 
   // Starts the closer thread; throws std::system_error if it cannot.
-  Rejecter(std::string server_name, const ThreadOptions& threads);
+  Rejecter(const http::SessionConfig& session, const ThreadOptions& threads);
   ~Rejecter();
   Rejecter(const Rejecter&) = delete;
   Rejecter& operator=(const Rejecter&) = delete;
@@ -45,10 +46,9 @@ class Rejecter {
   void stop();
 
  private:
-  void send_503(int fd) const;
   void log_if_due(bool at_exit);
 
-  std::string server_name_;
+  const http::SessionConfig& session_;
   ConnectionQueue closing_{kClosingQueue};
   pthread_t closer_{};
   bool running_ = false;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "servers/common/blocking_connection.hpp"
 #include "servers/threaded/workers.hpp"
 
 namespace iomodels {
@@ -15,7 +16,7 @@ namespace {
 
 class ThreadPerConnection final : public Workers {
  public:
-  ThreadPerConnection(const ThreadOptions& threads, const SessionConfig& session)
+  ThreadPerConnection(const ThreadOptions& threads, const http::SessionConfig& session)
       : threads_(threads), session_(session) {
     // Detached: nobody joins a thread whose client left, so its stack is
     // freed as soon as it ends; stop_and_join() waits on the count instead.
@@ -34,7 +35,10 @@ class ThreadPerConnection final : public Workers {
     // travel, and come back to the caller if the thread does not start.
     auto handed = std::make_shared<Fd>(std::move(connection));
     int rc = start_thread(threads_, [this, handed] {
-      serve_blocking_connection(std::move(*handed), session_);
+      // Each thread serves one connection: its context lives as long.
+      BlockingThread thread(session_);
+      serve_blocking_connection(std::move(*handed), thread);
+      add_counters(thread.counters());
       finished();
     });
     if (rc == 0) return true;
@@ -60,7 +64,7 @@ class ThreadPerConnection final : public Workers {
   }
 
   ThreadOptions threads_;
-  const SessionConfig session_;
+  const http::SessionConfig& session_;
   std::mutex mutex_;
   std::condition_variable all_done_;
   std::size_t running_ = 0;
@@ -70,7 +74,7 @@ class ThreadPerConnection final : public Workers {
 }  // namespace
 
 std::unique_ptr<Workers> make_thread_per_connection(const ThreadOptions& threads,
-                                                    const SessionConfig& session) {
+                                                    const http::SessionConfig& session) {
   return std::make_unique<ThreadPerConnection>(threads, session);
 }
 

@@ -8,6 +8,7 @@
 #include <system_error>
 #include <vector>
 
+#include "servers/common/blocking_connection.hpp"
 #include "servers/threaded/connection_queue.hpp"
 #include "servers/threaded/workers.hpp"
 
@@ -17,7 +18,7 @@ namespace {
 class WorkerPool final : public Workers {
  public:
   WorkerPool(std::size_t size, std::size_t queue_capacity, const ThreadOptions& threads,
-             const SessionConfig& session)
+             const http::SessionConfig& session)
       : queue_(queue_capacity), session_(session) {
     threads_.reserve(size);
     for (std::size_t i = 0; i < size; ++i) {
@@ -49,13 +50,15 @@ class WorkerPool final : public Workers {
 
  private:
   void work() {
+    BlockingThread thread(session_);
     while (std::optional<Fd> connection = queue_.pop()) {
-      serve_blocking_connection(std::move(*connection), session_);
+      serve_blocking_connection(std::move(*connection), thread);
     }
+    add_counters(thread.counters());
   }
 
   ConnectionQueue queue_;
-  const SessionConfig session_;
+  const http::SessionConfig& session_;
   std::vector<pthread_t> threads_;
 };
 
@@ -63,7 +66,7 @@ class WorkerPool final : public Workers {
 
 std::unique_ptr<Workers> make_worker_pool(std::size_t size, std::size_t queue_capacity,
                                           const ThreadOptions& threads,
-                                          const SessionConfig& session) {
+                                          const http::SessionConfig& session) {
   return std::make_unique<WorkerPool>(size, queue_capacity, threads, session);
 }
 

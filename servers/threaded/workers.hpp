@@ -6,10 +6,12 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "net/fd.hpp"
-#include "servers/common/blocking_session.hpp"
+#include "protocol/session_config.hpp"
+#include "protocol/session_counters.hpp"
 #include "servers/threaded/thread_start.hpp"
 
 namespace iomodels {
@@ -29,15 +31,32 @@ class Workers {
 
   // One line for the start-up log: "pool of 4 threads, queue 64".
   virtual std::string describe() const = 0;
+
+  // What the sessions of every finished thread counted (after stop_and_join()).
+  http::SessionCounters counters() {
+    std::lock_guard lock(counters_mutex_);
+    return counters_;
+  }
+
+ protected:
+  // A thread adds its own counts once, when it ends: no lock per request.
+  void add_counters(const http::SessionCounters& counters) {
+    std::lock_guard lock(counters_mutex_);
+    counters_ += counters;
+  }
+
+ private:
+  std::mutex counters_mutex_;
+  http::SessionCounters counters_;
 };
 
 // Starts `size` threads at once; throws std::system_error if one cannot be
 // started (the ones already started are stopped first).
 std::unique_ptr<Workers> make_worker_pool(std::size_t size, std::size_t queue_capacity,
                                           const ThreadOptions& threads,
-                                          const SessionConfig& session);
+                                          const http::SessionConfig& session);
 
 std::unique_ptr<Workers> make_thread_per_connection(const ThreadOptions& threads,
-                                                    const SessionConfig& session);
+                                                    const http::SessionConfig& session);
 
 }  // namespace iomodels

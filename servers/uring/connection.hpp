@@ -1,87 +1,87 @@
-// Connection: what server-uring keeps per client between completions.
+// Connection: one client of the ring, the driver of its session.
 //
-// With completions, the kernel holds pointers into this object while an
-// operation is in flight (the iovecs of a send, the timespec of a timer). So
-// a connection is freed only once nothing of it is in flight any more
-// (in_flight == 0), and the responses being sent are frozen in `sending`
-// while new ones collect in `queued`: appending to a buffer the kernel is
-// reading could move it.
+// The exchange itself (parse, answer, deadlines, how it ends) is the
+// session's: protocol/session.hpp has its phase table. What is here is how a
+// completion-based loop carries out the session's steps: it hands the
+// kernel an operation and hears back when it is done.
 //
-// Memory: an idle keep-alive connection holds this object and no buffer.
-// Receives land in the ring's provided buffers, a parser is borrowed from
-// the server's pool only while a request is arriving, and the output queues
-// free their buffers once everything is sent.
+//   operation  in flight while                     completes with
+//   ---------  ----------------------------------  ----------------------------------------
+//   receive    a step reads; linked to a timeout   bytes, EOF, an error, or -ECANCELED when
+//              while the step has a deadline       the timeout fired first: the deadline
+//   send       bytes are owed, one send at a time  the bytes the kernel took; a short send
+//                                                  leaves the rest for the next one
+//   timer      a step waits without reading,       -ETIME: the deadline has come (the end
+//              until a deadline                    of a /sleep)
+//
+//   phase    what is in flight        and then
+//   -------  -----------------------  ----------------------------------------------
+//   Open     any of the three above   the session's Close: Closing
+//   Closing  cancels of the above     the last completion: freed, the fd closed
+//
+// The kernel holds pointers into this object while an operation is in
+// flight (the iovecs of a send, the timespec of a timeout), so it is freed
+// only once nothing is; and the bytes being sent are frozen in sending_
+// (take_output()) while new answers collect in the session.
+//
+// Memory: an idle keep-alive connection holds this object, its session and
+// no buffer: receives land in the ring's provided buffers, the parser is the
+// session's to borrow, and sending_ frees its buffer once all is sent.
 #pragma once
 
 #include <linux/time_types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <chrono>
-#include <cstddef>
-#include <optional>
-#include <string>
+#include <cstdint>
 
 #include "net/fd.hpp"
 #include "protocol/output_queue.hpp"
-#include "protocol/request_parser.hpp"
-#include "protocol/router.hpp"
+#include "protocol/session.hpp"
+#include "servers/uring/operation.hpp"
 
 namespace iomodels::uring {
 
-using Clock = std::chrono::steady_clock;
+class Proactor;
 
-struct Connection {
-  explicit Connection(Fd socket) : fd(std::move(socket)) {}
+class Connection {
+ public:
+  Connection(Proactor& proactor, Fd fd);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  Fd fd;
-  // Borrowed from the server's pool only while a request is arriving.
-  std::optional<http::RequestParser> parser;
-  // The parser has taken bytes that did not complete a request. Not only a
-  // half-received request: empty lines before one (which http-parser skips)
-  // count too, towards --max-header-bytes, so a client sending an endless
-  // stream of CRLFs gets 431 instead of a fresh parser every read.
-  bool parser_has_partial = false;
-  // The bytes of the send in flight (frozen meanwhile), and the responses
-  // made while it is in flight.
-  http::OutputQueue sending;
-  http::OutputQueue queued;
-  // Input that arrived behind a /sleep request: parsed after its answer, so
-  // pipelined answers stay in order. Empty otherwise.
-  std::string unparsed;
+  void start();
+  void complete(Op op, int result, unsigned flags);
+  // Closing and nothing in flight: the proactor may free it.
+  bool finished() const { return phase_ == Phase::Closing && in_flight_ == 0; }
 
-  // The send in flight: the kernel reads these until it completes.
+ private:
+  enum class Phase : std::uint8_t { Open, Closing };
+  // Operations in flight, one bit each.
+  static constexpr std::uint8_t kReceiving = 1, kSending = 2, kTiming = 4;
+
+  void on_receive(int result, unsigned flags);
+  void on_send(int result);
+  void proceed();
+  void wait(const http::Step& step);
+  void arm_receive(http::Clock::time_point deadline);
+  void arm_timer(http::Clock::time_point deadline);
+  void start_send();
+  void close();
+
+  Proactor& proactor_;
+  Fd fd_;
+  http::Session session_;
+  Phase phase_ = Phase::Open;
+  std::uint8_t in_flight_ = 0;
+  http::OutputQueue sending_;  // the bytes of the send in flight
+
+  // What the kernel reads while an operation is in flight.
   static constexpr int kMaxIov = 8;
-  msghdr message{};
-  iovec iov[kMaxIov]{};
-
-  // Timers: the /sleep timeout, and the timeout linked to a receive (header
-  // timeout, or the end of a lingering close). The kernel reads a timespec
-  // when it takes the SQE, but keeping them here makes that a non-question.
-  __kernel_timespec sleep_time{};
-  __kernel_timespec receive_time{};
-  http::Plan sleeping_plan;  // what to answer when the /sleep timer fires
-
-  // The header timeout runs from a request's first byte until its header
-  // section is complete (SPEC §3); idle time between requests is not timed.
-  bool timing_header = false;
-  Clock::time_point header_deadline;
-
-  // Lingering close (after an error response): discard input until EOF, the
-  // deadline or the byte limit, then close.
-  bool lingering = false;
-  Clock::time_point linger_deadline;
-  std::size_t linger_bytes = 0;
-
-  int in_flight = 0;  // operations the kernel still holds
-  bool receiving = false;
-  bool send_in_flight = false;
-  bool sleeping = false;
-  bool close_after_send = false;   // the last response said Connection: close
-  bool linger_after_send = false;  // ... and was an error: close gracefully
-  bool closing = false;            // being torn down; freed at in_flight == 0
-
-  std::uint64_t pending_output() const { return sending.pending() + queued.pending(); }
+  msghdr message_{};
+  iovec iov_[kMaxIov]{};
+  __kernel_timespec receive_time_{};
+  __kernel_timespec timer_time_{};
 };
 
 }  // namespace iomodels::uring

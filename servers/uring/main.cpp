@@ -1,13 +1,22 @@
-// server-uring: the protocol on io_uring, one ring in one thread. See
-// uring_server.hpp for the model; this file is the command line.
+// server-uring: the protocol on io_uring, one ring in one thread.
+//
+// Reading order for a workshop:
+//   main.cpp        the command line and the start-up probe
+//   proactor.*      one ring and everything it serves: submit, wait, dispatch
+//   connection.*    one client: the session's steps as kernel operations
+//   acceptor.*      multishot accept, and the pause after EMFILE
+//   ring.*          the io_uring instance and its provided buffers
+//   operation.hpp   the tag every submission carries back
+// The protocol (the session: parsing, answers, deadlines) is the shared
+// library's; what is here is only how the server waits for I/O.
 #include <cstdio>
 #include <exception>
 
 #include "net/socket.hpp"
 #include "servers/common/server_options.hpp"
 #include "servers/common/shutdown.hpp"
+#include "servers/uring/proactor.hpp"
 #include "servers/uring/ring.hpp"
-#include "servers/uring/uring_server.hpp"
 
 using namespace iomodels;
 
@@ -37,10 +46,9 @@ int main(int argc, char** argv) {
   Fd listener = listen_or_exit(options.listen, cli.model());
   const int listen_fd = listener.get();
   try {
-    uring::UringServer server(std::move(listener),
-                              {options.limits, options.header_timeout_ms, cli.server_name()});
+    uring::Proactor proactor(std::move(listener), options.session);
     announce_listening(listen_fd);
-    return server.run();
+    return proactor.run();
   } catch (const std::exception& e) {
     // The ring or its buffers could not be set up (RLIMIT_MEMLOCK on old
     // kernels, io_uring disabled after the probe): a start-up failure.

@@ -131,7 +131,7 @@ TEST_F(Connections, ClientResettingMidResponseLeavesServerServing) {
     ASSERT_TRUE(c.send(batch));
     c.reset();
   }
-  ASSERT_TRUE(server().running());
+  ASSERT_TRUE(server().alive());
   HttpConnection c = server().connect();
   ASSERT_TRUE(c.send(get_request("/hello")));
   READ_OK(r, c);

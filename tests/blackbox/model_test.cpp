@@ -2,11 +2,14 @@
 // name; the others skip them. Bounds are generous on purpose: these boxes are
 // shared and noisy, and the checks are about the shape of the model (who
 // waits for whom), not about speed.
+#include <sys/select.h>
+
 #include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "net/socket.hpp"
 #include "tests/blackbox/suite.hpp"
 
 namespace iomodels::testing {
@@ -216,13 +219,13 @@ TEST_F(Uring, Overlaps200Sleeps) {
   EXPECT_LT(*std::max_element(times.begin(), times.end()), 1000);
 }
 
-class Epoll : public BlackBox {
+class EventLoop : public BlackBox {
  protected:
   void SetUp() override {
   }
 };
 
-TEST_F(Epoll, OneReactorOverlaps200SleepsOnOneThread) {
+TEST_F(EventLoop, OneReactorOverlaps200SleepsOnOneThread) {
   start({"--reactors", "1"});
   auto start = Clock::now();
   auto connections = send_on_new_connections(server(), 200, get_request("/sleep/200"));
@@ -232,7 +235,7 @@ TEST_F(Epoll, OneReactorOverlaps200SleepsOnOneThread) {
   EXPECT_LT(*std::max_element(times.begin(), times.end()), 1000);
 }
 
-TEST_F(Epoll, CpuWorkOnTheLoopDelaysEveryone) {
+TEST_F(EventLoop, CpuWorkOnTheLoopDelaysEveryone) {
   start({"--reactors", "1"});
   HttpConnection busy = server().connect();
   HttpConnection other = server().connect();
@@ -247,7 +250,7 @@ TEST_F(Epoll, CpuWorkOnTheLoopDelaysEveryone) {
   EXPECT_EQ(cpu.status, 200);
 }
 
-TEST_F(Epoll, ThreadsMatchReactors) {
+TEST_F(EventLoop, ThreadsMatchReactors) {
   start({"--reactors", "2"});
   // Serve something on a few connections so every loop has started.
   for (int i = 0; i < 4; ++i) {
@@ -264,7 +267,7 @@ TEST_F(Epoll, ThreadsMatchReactors) {
 // next connection the server accepts, so new clients connect during the
 // burn and must each get their own answer and nothing else: a job answered
 // by descriptor number would show up on one of them.
-TEST_F(Epoll, OffloadJobOfALeftClientReachesNoNextOwner) {
+TEST_F(EventLoop, OffloadJobOfALeftClientReachesNoNextOwner) {
   start({"--reactors", "1", "--offload", "2"});
   for (int round = 0; round < 5; ++round) {
     {
@@ -284,6 +287,49 @@ TEST_F(Epoll, OffloadJobOfALeftClientReachesNoNextOwner) {
     // Past the end of the job: nothing more may arrive on any of them.
     for (HttpConnection& c : next) EXPECT_TRUE(c.stays_silent(250ms)) << "round " << round;
   }
+}
+
+// select() watches descriptors below FD_SETSIZE only. A connection the
+// server cannot watch is refused at once, with a 503 and a log line, never
+// watched wrongly (FD_SET beyond the set is undefined behaviour) and never
+// left hanging; the connections it holds are still served.
+class Select : public BlackBox {};
+
+TEST_F(Select, ConnectionsBeyondFdSetsizeGet503AndTheOthersAreServed) {
+  const int wanted = FD_SETSIZE + 32;
+  ASSERT_GE(raise_fd_limit().soft, static_cast<std::uint64_t>(wanted + 64))
+      << "this test holds more than FD_SETSIZE connections: raise ulimit -n";
+  start();
+  std::vector<HttpConnection> held;
+  for (int i = 0; i < wanted; ++i) held.push_back(server().connect());
+  for (HttpConnection& c : held) ASSERT_TRUE(c.send(get_request("/hello")));
+  int served = 0;
+  int refused = 0;
+  for (HttpConnection& c : held) {
+    READ_OK(r, c);
+    if (r.status == 200) {
+      ++served;
+    } else {
+      EXPECT_EQ(r.status, 503);
+      EXPECT_EQ(r.header("Connection"), "close");
+      EXPECT_TRUE(c.wait_closed(3s));
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0) << "every connection was served: none was beyond FD_SETSIZE?";
+  EXPECT_LE(served, FD_SETSIZE);
+  EXPECT_GT(served, FD_SETSIZE - 64) << "connections below FD_SETSIZE were refused";
+  EXPECT_NE(server().stderr_text().find("FD_SETSIZE"), std::string::npos)
+      << "the refusal was not logged with its reason";
+  // The watched connections are still served; once they leave, new ones are.
+  ASSERT_TRUE(held.front().send(get_request("/hello")));
+  READ_OK(again, held.front());
+  EXPECT_EQ(again.status, 200);
+  held.clear();
+  HttpConnection fresh = server().connect();
+  ASSERT_TRUE(fresh.send(get_request("/hello")));
+  READ_OK(after, fresh);
+  EXPECT_EQ(after.status, 200);
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -23,9 +25,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Counts the entries of a /proc folder (threads, descriptors), or -1.
+int count_entries(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return -1;
+  int count = 0;
+  while (dirent* entry = ::readdir(dir)) count += entry->d_name[0] != '.';
+  ::closedir(dir);
+  return count;
+}
+
 // Forks and execs binary with stdout to out_fd and stderr to err_fd.
-pid_t spawn(const std::string& binary, const std::vector<std::string>& args, int out_fd,
-            int err_fd) {
+pid_t spawn(const std::string& binary, const std::vector<std::string>& args, int out_fd, int err_fd,
+            std::optional<std::uint64_t> nofile = std::nullopt) {
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(binary.c_str()));
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -39,6 +51,14 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args, int
     if (::getppid() != parent) ::_exit(127);  // the test died before prctl
     ::dup2(out_fd, STDOUT_FILENO);
     ::dup2(err_fd, STDERR_FILENO);
+    // Nothing else of ours leaks into the server (a descriptor the test
+    // runner left open would count against the server's RLIMIT_NOFILE).
+    ::close_range(3, ~0u, 0);
+    if (nofile) {
+      // Soft and hard both: every server raises its soft limit to the hard one.
+      rlimit limit{*nofile, *nofile};
+      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(126);
+    }
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }
@@ -90,8 +110,8 @@ std::optional<std::string> read_line(int fd, Clock::time_point deadline) {
 
 }  // namespace
 
-ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args,
-                             std::chrono::milliseconds startup_timeout) {
+ServerProcess::ServerProcess(const ServerLaunch& launch) {
+  const std::string& binary = launch.binary;
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
   stdout_ = Fd(pipe_fds[0]);
@@ -100,12 +120,12 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
   stderr_path_ = temp_file(err_file);
 
   std::vector<std::string> argv = {"--port", "0"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  pid_ = spawn(binary, argv, write_end.get(), err_file.get());
+  argv.insert(argv.end(), launch.args.begin(), launch.args.end());
+  pid_ = spawn(binary, argv, write_end.get(), err_file.get(), launch.nofile);
   write_end.reset();  // so that the server's exit is EOF here
 
   const std::string prefix = "listening on ";
-  std::optional<std::string> line = read_line(stdout_.get(), Clock::now() + startup_timeout);
+  std::optional<std::string> line = read_line(stdout_.get(), Clock::now() + launch.startup_timeout);
   if (!line || line->rfind(prefix, 0) != 0 || line->rfind(':') == std::string::npos) {
     std::string why = line ? "printed '" + *line + "'" : "did not print 'listening on'";
     ::kill(pid_, SIGKILL);
@@ -122,7 +142,7 @@ ServerProcess::~ServerProcess() {
   // Every test ends with a clean stop, so every test also checks that the
   // server survives to exit 0, and a sanitizer build gets to print its
   // exit-time reports (leaks) into the stderr checked below.
-  if (running()) {
+  if (alive()) {
     std::optional<int> status = stop(SIGTERM, 5s);
     if (!status) {
       ADD_FAILURE() << "the server ignored SIGTERM at the end of the test";
@@ -145,14 +165,14 @@ ServerProcess::~ServerProcess() {
   ::unlink(stderr_path_.c_str());
 }
 
-bool ServerProcess::running() {
+bool ServerProcess::alive() {
   if (wait_status_) return false;
   wait_status_ = wait_until(pid_, Clock::now());
   return !wait_status_;
 }
 
 std::optional<int> ServerProcess::stop(int signal, std::chrono::milliseconds timeout) {
-  if (running()) {
+  if (alive()) {
     ::kill(pid_, signal);
     wait_status_ = wait_until(pid_, Clock::now() + timeout);
   }
@@ -160,12 +180,7 @@ std::optional<int> ServerProcess::stop(int signal, std::chrono::milliseconds tim
 }
 
 int ServerProcess::thread_count() const {
-  std::string path = "/proc/" + std::to_string(pid_) + "/task";
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return 0;
-  int count = 0;
-  while (dirent* entry = ::readdir(dir)) count += entry->d_name[0] != '.';
-  ::closedir(dir);
+  int count = std::max(0, count_entries("/proc/" + std::to_string(pid_) + "/task"));
 #if defined(__SANITIZE_THREAD__)
   // A ThreadSanitizer build (the server is built in the same folder as this
   // test) starts one background thread of its own in a process once that
@@ -174,6 +189,41 @@ int ServerProcess::thread_count() const {
   if (count > 1) --count;
 #endif
   return count;
+}
+
+std::uint64_t ServerProcess::rss_kib() const {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid_) + "/status"));
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      std::uint64_t kib = 0;
+      in >> kib;
+      return kib;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+std::uint64_t ServerProcess::cpu_ms() const {
+  // /proc/PID/stat: the command name may hold spaces and parentheses, so the
+  // fields are counted from the last ')'. utime and stime are fields 14 and
+  // 15 and cover every thread of the process.
+  std::string stat = read_file("/proc/" + std::to_string(pid_) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  std::uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return (utime + stime) * 1000 / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
+}
+
+int ServerProcess::open_fds() const {
+  return count_entries("/proc/" + std::to_string(pid_) + "/fd");
 }
 
 std::string ServerProcess::stderr_text() const {

@@ -7,9 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/hostile/server_process.hpp"
+#include "tests/blackbox/server_process.hpp"
 
 namespace iomodels::hostile {
+
+// The one server launcher of the C++ tests (tests/blackbox/server_process.hpp).
+using testing::ServerLaunch;
+using testing::ServerProcess;
 
 struct Config {
   std::string server;   // path of server-<model>
@@ -21,10 +25,12 @@ const Config& config();
 
 // server-blocking serves one client at a time by design; every other model
 // serves many at once, and the tests expect that of them.
-inline bool serves_one_at_a_time() { return config().model == "blocking"; }
+inline bool serves_one_at_a_time() {
+  return config().model == "blocking";
+}
 
 inline ServerLaunch launch(std::vector<std::string> args = {}) {
-  return ServerLaunch{.path = config().server, .args = std::move(args), .nofile = {}};
+  return ServerLaunch{.binary = config().server, .args = std::move(args), .nofile = {}};
 }
 
 // Sanitizer builds use several times the memory and CPU of a normal build;

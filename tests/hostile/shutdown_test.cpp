@@ -56,7 +56,7 @@ TEST(Hostile, SigtermUnderLoadExitsZeroPromptly) {
 
   std::this_thread::sleep_for(milliseconds(1500));
   const auto t0 = Clock::now();
-  auto status = server.signal_and_wait(SIGTERM, 10'000);
+  auto status = server.stop(SIGTERM, milliseconds(10'000));
   const long exit_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
   stop = true;
   for (auto& t : clients) t.join();
@@ -90,7 +90,7 @@ TEST(Hostile, LoadgenReportsServerDeathAndStillWritesJson) {
     ::_exit(127);
   }
   std::this_thread::sleep_for(milliseconds(1500));
-  ASSERT_TRUE(server.signal_and_wait(SIGKILL, 5000).has_value());
+  ASSERT_TRUE(server.stop(SIGKILL, milliseconds(5000)).has_value());
 
   int status = 0;
   const auto deadline = Clock::now() + milliseconds(30'000);

@@ -1,0 +1,415 @@
+// Session: the whole exchange of one connection, without a socket. A fake
+// driver feeds it bytes and a fake clock and carries out its steps; the
+// answers must not depend on how the input was split or how much each write
+// took, and every rule (deadlines, high-water mark, lingering, counters)
+// shows in the steps.
+#include "protocol/session.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "protocol/body_pattern.hpp"
+
+namespace iomodels::http {
+namespace {
+
+using std::chrono::milliseconds;
+using namespace std::string_view_literals;
+
+const Clock::time_point kStart = Clock::time_point{} + std::chrono::hours(1);
+
+// Every answer carries the wall-clock Date, which may tick between two runs.
+std::string without_dates(std::string text) {
+  for (std::size_t at = 0; (at = text.find("\r\nDate: ", at)) != std::string::npos;) {
+    const std::size_t end = text.find("\r\n", at + 2);
+    text.replace(at, end - at, "\r\nDate: -");
+    at += 9;
+  }
+  return text;
+}
+
+struct Transcript {
+  std::string written;
+  bool shut_down_write = false;  // ShutdownWrite came before Close: a lingering close
+  bool closed = false;
+  std::vector<Do> steps;
+};
+
+// A driver with a fake socket: it feeds `pieces` one per read, writes at
+// most `take` bytes per write, gives EOF after the last piece if `eof`,
+// lets every deadline pass as soon as nothing else is left to do, and
+// "burns" CPU instantly. Stops at Close, or when the session waits for
+// nothing more (an idle keep-alive connection).
+Transcript drive(SessionContext& context, const std::vector<std::string>& pieces,
+                 std::size_t take = 1 << 30, bool eof = true) {
+  Transcript t;
+  Clock::time_point now = kStart;
+  Session session(context, now);
+  std::size_t fed = 0;
+  bool eof_given = false;
+  for (int guard = 0; guard < 1'000'000; ++guard) {
+    const Step step = session.next(now);
+    t.steps.push_back(step.what);
+    EXPECT_TRUE(step.what == Do::Write || context.scratch.empty())
+        << "the shared scratch queue must be empty between steps";
+    switch (step.what) {
+      case Do::Write: {
+        iovec iov[64];
+        const int count = session.gather(iov, 64);
+        std::size_t taken = 0;
+        for (int i = 0; i < count && taken < take; ++i) {
+          const std::size_t n = std::min(iov[i].iov_len, take - taken);
+          t.written.append(static_cast<const char*>(iov[i].iov_base), n);
+          taken += n;
+        }
+        session.sent(taken);
+        EXPECT_TRUE(context.scratch.empty()) << "sent() leaves the scratch queue empty";
+        break;
+      }
+      case Do::BurnCpu:
+        session.work_done(now);
+        break;
+      case Do::ShutdownWrite:
+        t.shut_down_write = true;
+        break;
+      case Do::Wait:
+        if (step.read && fed < pieces.size()) {
+          session.received(pieces[fed++], now);
+        } else if (step.read && eof && !eof_given) {
+          eof_given = true;
+          session.end_of_input(now);
+        } else if (step.deadline != kNoDeadline) {
+          now = step.deadline;
+          session.expired(now);
+        } else {
+          return t;
+        }
+        break;
+      case Do::Close:
+        t.closed = true;
+        return t;
+    }
+  }
+  ADD_FAILURE() << "the session never settled";
+  return t;
+}
+
+// Writes everything the session owes, as a socket that takes it all.
+std::string write_all(Session& session) {
+  std::string out;
+  while (session.has_output()) {
+    iovec iov[64];
+    const int count = session.gather(iov, 64);
+    std::size_t n = 0;
+    for (int i = 0; i < count; ++i) {
+      out.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+      n += iov[i].iov_len;
+    }
+    session.sent(n);
+  }
+  return out;
+}
+
+std::string get(const std::string& path, const std::string& extra = "") {
+  return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
+}
+
+// One of each kind of request, pipelined, ending in an error: every answer
+// path (plain, pattern body, echo, sleep, cpu, HTTP/1.0, error) and the
+// lingering close.
+const std::string kConversation =
+    get("/hello") + get("/bytes/100") +
+    "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\r\nhello there" + get("/sleep/5") +
+    get("/cpu/10") + "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + "BROKEN\r\n\r\n" +
+    get("/never-answered");
+
+class SessionTest : public ::testing::Test {
+ protected:
+  SessionConfig config = [] {
+    SessionConfig c;
+    c.server_name = "iomodels-test";
+    return c;
+  }();
+  SessionContext context{config};
+};
+
+TEST_F(SessionTest, AnswersTheConversationInOrderThenLingers) {
+  Transcript t = drive(context, {kConversation});
+  const std::string out = without_dates(t.written);
+  const std::vector<std::string> in_order = {
+      "200 OK",     "Hello, World!", "Content-Length: 100",    "hello there",
+      "sleep done", "cpu done",      "Connection: keep-alive", "400 Bad Request"};
+  std::size_t at = 0;
+  for (const std::string& piece : in_order) {
+    const std::size_t found = out.find(piece, at);
+    ASSERT_NE(found, std::string::npos) << "'" << piece << "' missing or out of order in\n" << out;
+    at = found + piece.size();
+  }
+  EXPECT_EQ(out.find("HTTP/1.1", at), std::string::npos) << "answered past the error";
+  EXPECT_TRUE(t.shut_down_write) << "an error ends in a lingering close";
+  EXPECT_TRUE(t.closed);
+  EXPECT_EQ(context.counters.connections, 1u);
+  EXPECT_EQ(context.counters.requests, 7u);
+  EXPECT_EQ(context.counters.bad_requests, 1u);
+}
+
+TEST_F(SessionTest, EverySplitPointGivesTheSameAnswers) {
+  const std::string whole = without_dates(drive(context, {kConversation}).written);
+  for (std::size_t split = 0; split <= kConversation.size(); ++split) {
+    Transcript t = drive(context, {kConversation.substr(0, split), kConversation.substr(split)});
+    ASSERT_EQ(without_dates(t.written), whole) << "split at byte " << split;
+    ASSERT_TRUE(t.closed);
+  }
+  std::vector<std::string> bytes;
+  for (char c : kConversation) bytes.emplace_back(1, c);
+  EXPECT_EQ(without_dates(drive(context, bytes).written), whole) << "a byte at a time";
+}
+
+TEST_F(SessionTest, PartialWritesOfEverySizeGiveTheSameBytes) {
+  const std::string whole = without_dates(drive(context, {kConversation}).written);
+  for (std::size_t take : {1u, 2u, 7u, 61u, 100u, 4096u}) {
+    EXPECT_EQ(without_dates(drive(context, {kConversation}, take).written), whole)
+        << take << " bytes per write";
+  }
+}
+
+TEST_F(SessionTest, ClientEofAfterItsRequestsIsAPlainCloseOnceAnswered) {
+  Transcript t = drive(context, {get("/hello") + get("/bytes/5000")});
+  EXPECT_NE(t.written.find("Hello, World!"), std::string::npos);
+  EXPECT_NE(t.written.find("Content-Length: 5000"), std::string::npos);
+  EXPECT_TRUE(t.closed);
+  EXPECT_FALSE(t.shut_down_write) << "nothing is left unread: no need to linger";
+}
+
+TEST_F(SessionTest, ConnectionCloseIsAPlainClose) {
+  Transcript t = drive(context, {get("/hello", "Connection: close\r\n") + get("/hello")}, 1 << 30,
+                       /*eof=*/false);
+  EXPECT_EQ(context.counters.requests, 1u) << "the request after Connection: close is dropped";
+  EXPECT_TRUE(t.closed);
+  EXPECT_FALSE(t.shut_down_write);
+}
+
+TEST_F(SessionTest, IdleKeepAliveHasNoDeadlineAndHoldsNothing) {
+  Session session(context, kStart);
+  session.received(get("/hello"), kStart);
+  Step step = session.next(kStart);
+  ASSERT_EQ(step.what, Do::Write);
+  write_all(session);
+  step = session.next(kStart);
+  EXPECT_EQ(step.what, Do::Wait);
+  EXPECT_TRUE(step.read);
+  EXPECT_EQ(step.deadline, kNoDeadline) << "an idle connection between requests is not timed";
+  EXPECT_FALSE(session.has_output());
+  EXPECT_TRUE(context.scratch.empty());
+}
+
+TEST_F(SessionTest, HeaderDeadlineRunsFromTheFirstByteAndEndsIn408) {
+  config.header_timeout_ms = 300;
+  Session session(context, kStart);
+  session.received("GET /hello HTTP/1.1\r\n"sv, kStart);
+  Step step = session.next(kStart);
+  ASSERT_EQ(step.what, Do::Wait);
+  EXPECT_EQ(step.deadline, kStart + milliseconds(300));
+  // A trickle does not restart the clock.
+  session.received("X-Slow: 1\r\n"sv, kStart + milliseconds(200));
+  EXPECT_EQ(session.next(kStart + milliseconds(200)).deadline, kStart + milliseconds(300));
+  // Early (a stale timer): nothing happens.
+  session.expired(kStart + milliseconds(299));
+  EXPECT_FALSE(session.has_output());
+  session.expired(kStart + milliseconds(300));
+  EXPECT_EQ(context.counters.header_timeouts, 1u);
+  step = session.next(kStart + milliseconds(300));
+  ASSERT_EQ(step.what, Do::Write);
+  EXPECT_FALSE(step.read) << "nothing more is read before the 408 is out";
+}
+
+TEST_F(SessionTest, HeaderDeadlineRestartsForEachPipelinedRequest) {
+  config.header_timeout_ms = 300;
+  Session session(context, kStart);
+  session.received("GET /hello HTTP/1.1\r\nHost: a\r\n"sv, kStart);
+  const auto later = kStart + milliseconds(250);
+  // The first request completes; half of the next arrives in the same read.
+  session.received("\r\nGET /hello HTTP/1.1\r\n"sv, later);
+  Step step = session.next(later);
+  EXPECT_EQ(step.deadline, later + milliseconds(300))
+      << "the second request's clock starts at its own first byte";
+}
+
+TEST_F(SessionTest, SlowBodyIsNotTimed) {
+  config.header_timeout_ms = 300;
+  Session session(context, kStart);
+  session.received("POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nab"sv, kStart);
+  EXPECT_EQ(session.next(kStart).deadline, kNoDeadline);
+}
+
+TEST_F(SessionTest, SleepWaitsWithoutReadingAndKeepsWhatFollows) {
+  Session session(context, kStart);
+  session.received(get("/sleep/50") + get("/hello"), kStart);
+  Step step = session.next(kStart);
+  ASSERT_EQ(step.what, Do::Wait);
+  EXPECT_FALSE(step.read) << "a sleeping request holds back the ones behind it";
+  EXPECT_EQ(step.deadline, kStart + milliseconds(50));
+  EXPECT_FALSE(session.has_output());
+  session.expired(kStart + milliseconds(50));
+  step = session.next(kStart + milliseconds(50));
+  ASSERT_EQ(step.what, Do::Write);
+  const std::string out = write_all(session);
+  ASSERT_NE(out.find("sleep done"), std::string::npos);
+  EXPECT_LT(out.find("sleep done"), out.find("Hello, World!")) << "answers out of order";
+}
+
+TEST_F(SessionTest, EarlierAnswersLeaveBeforeTheCpuBurn) {
+  Session session(context, kStart);
+  session.received(get("/hello") + get("/cpu/1000"), kStart);
+  EXPECT_EQ(session.next(kStart).what, Do::Write);
+  EXPECT_NE(write_all(session).find("Hello, World!"), std::string::npos);
+  Step step = session.next(kStart);
+  ASSERT_EQ(step.what, Do::BurnCpu);
+  EXPECT_EQ(step.cpu_us, 1000u);
+  // Handed out once: a driver that offloads it waits for work_done().
+  step = session.next(kStart);
+  EXPECT_EQ(step.what, Do::Wait);
+  EXPECT_FALSE(step.read);
+  EXPECT_EQ(step.deadline, kNoDeadline);
+  session.work_done(kStart);
+  EXPECT_EQ(session.next(kStart).what, Do::Write);
+  EXPECT_NE(write_all(session).find("cpu done"), std::string::npos);
+}
+
+TEST_F(SessionTest, StopsReadingAboveTheHighWaterMarkUntilAllIsWritten) {
+  config.max_output_bytes = 4096;
+  Session session(context, kStart);
+  std::string batch;
+  for (int i = 0; i < 10; ++i) batch += get("/bytes/1000");
+  session.received(batch, kStart);
+  Step step = session.next(kStart);
+  ASSERT_EQ(step.what, Do::Write);
+  EXPECT_FALSE(step.read) << "over the high-water mark: no more reading";
+  EXPECT_LT(context.counters.requests, 10u) << "requests beyond the mark wait as bytes";
+  const std::uint64_t answered = context.counters.requests;
+  // The socket takes a little: still over, still not reading.
+  session.sent(100);
+  EXPECT_FALSE(session.next(kStart).read);
+  session.sent(session.pending_output());
+  // All written: the kept requests are served.
+  step = session.next(kStart);
+  EXPECT_GT(context.counters.requests, answered);
+  while (step.what == Do::Write) {
+    session.sent(session.pending_output());
+    step = session.next(kStart);
+  }
+  EXPECT_EQ(context.counters.requests, 10u);
+  EXPECT_EQ(step.what, Do::Wait);
+  EXPECT_TRUE(step.read);
+}
+
+TEST_F(SessionTest, LingeringIsBoundedInTimeAndBytes) {
+  config.linger_bytes = 10'000;
+  for (const char* ending : {"eof", "deadline", "bytes"}) {
+    SCOPED_TRACE(ending);
+    Session session(context, kStart);
+    session.received("BROKEN\r\n\r\n"sv, kStart);
+    ASSERT_EQ(session.next(kStart).what, Do::Write);
+    session.sent(session.pending_output());
+    ASSERT_EQ(session.next(kStart).what, Do::ShutdownWrite);
+    Step step = session.next(kStart);
+    ASSERT_EQ(step.what, Do::Wait);
+    EXPECT_TRUE(step.read) << "what the client still sends is read and dropped";
+    EXPECT_EQ(step.deadline, kStart + milliseconds(config.linger_ms));
+    if (std::string(ending) == "eof") {
+      session.end_of_input(kStart);
+    } else if (std::string(ending) == "deadline") {
+      session.expired(step.deadline);
+    } else {
+      session.received(std::string(6000, 'x'), kStart);
+      EXPECT_EQ(session.next(kStart).what, Do::Wait) << "under the byte bound";
+      session.received(std::string(6000, 'x'), kStart);
+    }
+    EXPECT_EQ(session.next(kStart).what, Do::Close);
+  }
+  EXPECT_EQ(context.counters.resets, 0u);
+}
+
+TEST_F(SessionTest, FailureCountsAResetUnlessLingering) {
+  {
+    Session session(context, kStart);
+    session.received(get("/bytes/100000"), kStart);
+    ASSERT_EQ(session.next(kStart).what, Do::Write);
+    session.sent(10);
+    session.failed();
+    EXPECT_EQ(session.next(kStart).what, Do::Close);
+    EXPECT_TRUE(context.scratch.empty());
+  }
+  EXPECT_EQ(context.counters.resets, 1u);
+  {
+    Session session(context, kStart);
+    session.received("BROKEN\r\n\r\n"sv, kStart);
+    session.next(kStart);
+    session.sent(session.pending_output());
+    ASSERT_EQ(session.next(kStart).what, Do::ShutdownWrite);
+    session.failed();  // the client reset after reading our answer
+  }
+  EXPECT_EQ(context.counters.resets, 1u);
+}
+
+// Two sessions of one thread: a partial write leaves the rest in the
+// session's own queue, never in the shared scratch queue another uses next.
+TEST_F(SessionTest, SessionsSharingAContextNeverMixTheirBytes) {
+  Session a(context, kStart);
+  Session b(context, kStart);
+  a.received(get("/bytes/3000"), kStart);
+  ASSERT_EQ(a.next(kStart).what, Do::Write);
+  a.sent(1000);
+  EXPECT_TRUE(context.scratch.empty());
+  b.received(get("/hello"), kStart);
+  ASSERT_EQ(b.next(kStart).what, Do::Write);
+  const std::string from_b = write_all(b);
+  EXPECT_NE(from_b.find("Hello, World!"), std::string::npos);
+  EXPECT_EQ(from_b.find("Content-Length: 3000"), std::string::npos) << "a's answer in b's bytes";
+  const std::string rest_of_a = write_all(a);
+  EXPECT_EQ(rest_of_a.find("Hello"), std::string::npos) << "b's answer in a's bytes";
+  ASSERT_LT(rest_of_a.size(), 3000u);
+  EXPECT_TRUE(check_pattern(rest_of_a, 3000 - rest_of_a.size()))
+      << "a's body, resumed where it stopped";
+}
+
+// A completion-based driver hands the owed bytes to the kernel whole and
+// reports them later; answers made meanwhile queue behind them.
+TEST_F(SessionTest, TakenOutputStaysOwedUntilSent) {
+  std::string written;
+  OutputQueue sending;
+  Session session(context, kStart);
+  session.received(get("/hello"), kStart);
+  ASSERT_EQ(session.next(kStart).what, Do::Write);
+  session.take_output(sending);
+  EXPECT_TRUE(context.scratch.empty());
+  const std::uint64_t first = sending.pending();
+  EXPECT_EQ(session.pending_output(), first);
+  // A second request arrives while the first answer is in flight.
+  session.received(get("/bytes/10"), kStart);
+  EXPECT_EQ(session.next(kStart).what, Do::Write);
+  EXPECT_GT(session.pending_output(), first);
+  EXPECT_TRUE(context.scratch.empty()) << "built in the session's own queue while a send is out";
+  auto drain = [&](OutputQueue& q) {
+    iovec iov[8];
+    const int count = q.gather(iov, 8);
+    std::size_t n = 0;
+    for (int i = 0; i < count; ++i) {
+      written.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+      n += iov[i].iov_len;
+    }
+    q.consume(n);
+    session.sent(n);
+  };
+  drain(sending);
+  ASSERT_EQ(session.next(kStart).what, Do::Write);
+  session.take_output(sending);
+  drain(sending);
+  EXPECT_FALSE(session.has_output());
+  EXPECT_LT(written.find("Hello, World!"), written.find("Content-Length: 10"));
+}
+
+}  // namespace
+}  // namespace iomodels::http
