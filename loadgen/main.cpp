@@ -109,7 +109,8 @@ std::uint64_t share_start(std::uint64_t total, std::uint64_t parts, std::uint64_
 }
 
 // Why a completed run is not evidence, or "" (docs/loadgen.md).
-std::string invalid_reason(const RunResult& r, std::int64_t close_ns, std::int64_t last_answer_ns) {
+std::string invalid_reason(const RunResult& r, std::int64_t close_ns, std::int64_t last_answer_ns,
+                           std::int64_t oldest_waiting_ns) {
   const RunTotals& t = r.m.totals;
   const Outcomes& o = t.outcomes;
   if (o.responses() == 0) return "no response at all";
@@ -117,11 +118,14 @@ std::string invalid_reason(const RunResult& r, std::int64_t close_ns, std::int64
   // A server that died: its last second brought errors and not one response.
   const bool died = !r.timeline.empty() && r.timeline.rbegin()->second.requests == 0 &&
                     r.timeline.rbegin()->second.errors > 0;
-  // A server that stopped answering near the end: requests were waiting and
-  // no answer came for a stretch no healthy run of this one shows.
+  // A server that stopped answering near the end: requests were waiting at
+  // the close, and neither an answer came nor had the oldest of them been
+  // waiting for less than a stretch no healthy run of this one shows.
   const std::int64_t silence = close_ns - last_answer_ns;
-  const double allowed_ns = std::max({2e8, 0.1 * r.duration_s * 1e9, 10 * r.m.answered.percentile(99)});
-  const bool silent = o.open_at_end + o.never_sent > 0 && static_cast<double>(silence) > allowed_ns;
+  const double allowed_ns =
+      std::max({2e8, 0.1 * r.duration_s * 1e9, 10 * r.m.answered.percentile(99)});
+  const bool silent = static_cast<double>(silence) > allowed_ns &&
+                      static_cast<double>(oldest_waiting_ns) > allowed_ns;
   if (died || silent) {
     char buf[200];
     std::snprintf(buf, sizeof buf,
@@ -300,11 +304,12 @@ int main(int argc, char** argv) {
   threads_running.clear();  // join
 
   std::int64_t finished = plan->measure_start_ns;
-  std::int64_t last_answer = plan->measure_start_ns;
+  std::int64_t last_answer = plan->measure_start_ns, oldest_waiting = 0;
   for (auto& w : workers) {
     result.m.add(w->measurements());
     finished = std::max(finished, w->finished_ns());
     last_answer = std::max(last_answer, w->last_answer_ns());
+    oldest_waiting = std::max(oldest_waiting, w->oldest_waiting_ns());
   }
   const std::int64_t measured_end = std::min(finished, plan->end_ns);
   result.config = config_json(config);
@@ -319,7 +324,7 @@ int main(int argc, char** argv) {
   result.window = {to_unix(plan->measure_start_ns), to_unix(measured_end), plan->measure_start_ns,
                    measured_end};
   result.duration_s = std::max<std::int64_t>(0, measured_end - plan->measure_start_ns) / 1e9;
-  result.invalid_reason = invalid_reason(result, measured_end, last_answer);
+  result.invalid_reason = invalid_reason(result, measured_end, last_answer, oldest_waiting);
 
   print_summary(std::cout, result);
   std::cout << std::flush;

@@ -389,6 +389,10 @@ void Worker::close_window(std::int64_t close) {
   const auto age = [close](std::int64_t since) {
     return static_cast<std::uint64_t>(std::max<std::int64_t>(0, close - since));
   };
+  const auto waiting = [&](std::int64_t since) {
+    oldest_waiting_ns_ = std::max<std::int64_t>(oldest_waiting_ns_, close - since);
+    return age(since);
+  };
   Outcomes& o = totals_.outcomes;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
@@ -397,12 +401,12 @@ void Worker::close_window(std::int64_t close) {
       for (std::uint32_t n = 0; n < s.in_flight; ++n) {
         const InFlight& r = s.ring[(s.head + n) % s.ring.size()];
         ++o.open_at_end;
-        m_.latency.record_lower_bound(age(r.scheduled_ns));
+        m_.latency.record_lower_bound(waiting(r.scheduled_ns));
         if (open_loop_) m_.uncorrected.record_lower_bound(age(r.sent_ns));
       }
       for (std::uint64_t j = s.sent_seq; j < s.due; ++j) {
         ++o.never_sent;
-        m_.latency.record_lower_bound(age(schedule_.time_of(i, j)));
+        m_.latency.record_lower_bound(waiting(schedule_.time_of(i, j)));
       }
       const std::int64_t from = std::max(plan_.measure_start_ns, s.first_send_ns);
       if (s.first_answer_ns != 0) {

@@ -64,6 +64,8 @@ class Worker {
   std::int64_t finished_ns() const { return finished_ns_; }  // when the loop stopped
   // When the last measured response arrived (0: none).
   std::int64_t last_answer_ns() const { return last_answer_ns_; }
+  // The longest any request open or unsent at the close had waited.
+  std::int64_t oldest_waiting_ns() const { return oldest_waiting_ns_; }
 
  private:
   struct InFlight {
@@ -138,6 +140,7 @@ class Worker {
   Measurements m_;
   RunTotals& totals_ = m_.totals;
   std::int64_t last_answer_ns_ = 0;
+  std::int64_t oldest_waiting_ns_ = 0;
   std::int64_t second_ = 0;  // index of the timeline second being filled
   TimelineSecond current_;
   std::mutex seconds_mutex_;

@@ -78,6 +78,17 @@ TEST(LoadgenAccounting, OpenLoopServerStopsNearTheEnd) {
   EXPECT_NE(o.out.find("≥"), std::string::npos) << o.out;
 }
 
+// A slow schedule is not a silent server: the request due just before the
+// close is open with a small age, after half a second without answers.
+TEST(LoadgenAccounting, LowRateOpenLoopIsValid) {
+  TestServer server;
+  const Output o = loadgen({"-c", "1", "-R", "2", "-d", "1000.05ms", url(server.port())});
+  EXPECT_EQ(o.status, 0) << o.out << o.err;
+  expect_consistent(o.result);
+  EXPECT_EQ(u(o.result["outcomes"], "measured"), 3u);
+  EXPECT_TRUE(o.result["invalid_reason"].is_null());
+}
+
 TEST(LoadgenAccounting, ClosedLoopServerStopsNearTheEnd) {
   TestServer server;
   Output o;
