@@ -22,8 +22,8 @@ nlohmann::json censored_summary_us(const CensoredHistogram& h,
   nlohmann::json out = nlohmann::json::object();
   nlohmann::json flags = nlohmann::json::object();
   for (const auto& [key, percent] : points) {
-    out[key] = (percent >= 100.0 ? static_cast<double>(h.all.max()) : h.all.percentile(percent)) /
-               1000.0;
+    out[key] =
+        (percent >= 100.0 ? static_cast<double>(h.all.max()) : h.all.percentile(percent)) / 1000.0;
     flags[key] = h.percentile_is_lower_bound(percent);
   }
   if (with_moments) {

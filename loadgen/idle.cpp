@@ -80,7 +80,8 @@ class IdleHold {
   }
 
   std::string line() const {
-    std::string out = "holding " + std::to_string(held()) + " answered " + std::to_string(answered_);
+    std::string out =
+        "holding " + std::to_string(held()) + " answered " + std::to_string(answered_);
     if (held() < c_.idle) {
       out += " of " + std::to_string(c_.idle) + ": " + failure_;
     } else if (answered_ < held()) {
@@ -97,8 +98,7 @@ class IdleHold {
 
  private:
   void start_one() {
-    const Address* source =
-        sources_.empty() ? nullptr : &sources_[conns_.size() % sources_.size()];
+    const Address* source = sources_.empty() ? nullptr : &sources_[conns_.size() % sources_.size()];
     Connecting c = start_connection(target_, source);
     if (!c.fd) {
       // Stop asking for more: report what we got.
@@ -117,7 +117,8 @@ class IdleHold {
   }
 
   void poll_once(std::vector<epoll_event>& events, int timeout_ms) {
-    const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
+    const int n =
+        epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
     for (int e = 0; e < n; ++e) on_event(events[e].data.u64, events[e].events);
   }
 
@@ -224,7 +225,9 @@ int run_idle(const Config& c) {
         {"mode", "idle"},
         {"host", host_name()},
         {"config",
-         {{"url", c.url}, {"idle", c.idle}, {"source_addrs", c.source_addrs},
+         {{"url", c.url},
+          {"idle", c.idle},
+          {"source_addrs", c.source_addrs},
           {"idle_timeout_s", c.idle_open_timeout_ns / 1e9},
           {"idle_answer_wait_s", c.idle_answer_wait_ns / 1e9}}},
         {"idle",

@@ -57,7 +57,8 @@ nlohmann::json config_json(const Config& c) {
       {"timeout_s", seconds(c.timeout_ns)},
       {"connect_timeout_s", seconds(c.connect_timeout_ns)},
       {"source_addrs", c.source_addrs},
-      {"start_at_unix_s", c.start_at_unix_s ? nlohmann::json(*c.start_at_unix_s) : nlohmann::json()},
+      {"start_at_unix_s",
+       c.start_at_unix_s ? nlohmann::json(*c.start_at_unix_s) : nlohmann::json()},
       {"shards", c.shard_count}};
   return j;
 }
@@ -200,7 +201,8 @@ int main(int argc, char** argv) {
   plan->measure_start_ns = plan->start_ns + config.warmup_ns;
   if (config.duration_ns > 0) plan->end_ns = plan->measure_start_ns + config.duration_ns;
   plan->all_connections = all_connections;
-  plan->rate_milli = config.rate > 0 ? static_cast<std::uint64_t>(std::llround(config.rate * 1000)) : 0;
+  plan->rate_milli =
+      config.rate > 0 ? static_cast<std::uint64_t>(std::llround(config.rate * 1000)) : 0;
 
   std::uint64_t open_loop_limit = UINT64_MAX;
   if (plan->rate_milli > 0 && config.requests > 0) {
@@ -221,9 +223,9 @@ int main(int argc, char** argv) {
     } else if (config.requests > 0) {
       quota = share(requests, threads, t);
     }
-    workers.push_back(std::make_unique<Worker>(*plan, static_cast<int>(slots),
-                                               first_connection + share_start(connections, threads, t),
-                                               quota));
+    workers.push_back(
+        std::make_unique<Worker>(*plan, static_cast<int>(slots),
+                                 first_connection + share_start(connections, threads, t), quota));
   }
 
   std::cout << "Running "

@@ -147,11 +147,12 @@ RunResult merge_results(const std::vector<RunResult>& runs, const std::vector<st
     m.parts.push_back(
         {{"file", names[i]},
          {"host", r.host.empty() ? json() : json(r.host)},
-         {"shard", r.shard ? json(std::to_string(r.shard->index) + "/" +
-                                  std::to_string(r.shard->count))
-                           : json()},
+         {"shard", r.shard
+                       ? json(std::to_string(r.shard->index) + "/" + std::to_string(r.shard->count))
+                       : json()},
          {"clock_offset_s", r.clock_offset_s ? json(*r.clock_offset_s) : json()},
-         {"window", {{"start_unix_s", r.window.start_unix_s}, {"end_unix_s", r.window.end_unix_s}}}});
+         {"window",
+          {{"start_unix_s", r.window.start_unix_s}, {"end_unix_s", r.window.end_unix_s}}}});
   }
   m.window.start_unix_s = start;
   m.window.end_unix_s = end;

@@ -90,8 +90,7 @@ double parse_rate(const char* option, double rate) {
 }
 
 double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -139,7 +138,8 @@ std::int64_t parse_duration_ns(const std::string& text) {
   }
   const double ns = value * scale;
   if (!(ns <= static_cast<double>(kMaxDurationNs))) {
-    throw std::invalid_argument("duration '" + text + "' is too long (at most 1000000s, 11.6 days)");
+    throw std::invalid_argument("duration '" + text +
+                                "' is too long (at most 1000000s, 11.6 days)");
   }
   return static_cast<std::int64_t>(ns);
 }
@@ -349,7 +349,8 @@ CommandLine parse_command_line(int argc, char** argv) {
     c.idle = parse_count("--idle", idle);
     if (c.idle == 0) usage_error("--idle must be at least 1");
     if (vm.count("rate") || c.requests > 0 || c.shard_count > 1 || c.pipeline > 1)
-      usage_error("--idle holds connections; it takes no --rate, --requests, --shard or --pipeline");
+      usage_error(
+          "--idle holds connections; it takes no --rate, --requests, --shard or --pipeline");
   }
   return cl;
 }

@@ -60,9 +60,7 @@ struct ResponseParser::State {
 
   // Returning 1 tells http-parser the message has no body: the answer to a
   // HEAD carries the Content-Length of the GET it stands for.
-  static int on_headers_complete(http_parser* p) {
-    return of(p).no_body && !interim(p) ? 1 : 0;
-  }
+  static int on_headers_complete(http_parser* p) { return of(p).no_body && !interim(p) ? 1 : 0; }
 
   static int on_body(http_parser* p, const char* at, std::size_t len) {
     State& s = of(p);

@@ -49,9 +49,9 @@ Window window_from_json(const json& j) {
 json outcomes_json(const Outcomes& o) {
   json failed = json::object();
   for (const auto& f : kFailedOutcomes) failed[f.key] = o.*(f.field);
-  return {{"measured", o.measured()},         {"answered_2xx", o.answered_2xx},
+  return {{"measured", o.measured()},           {"answered_2xx", o.answered_2xx},
           {"answered_other", o.answered_other}, {"failed", failed},
-          {"timed_out", o.timed_out},         {"open_at_end", o.open_at_end},
+          {"timed_out", o.timed_out},           {"open_at_end", o.open_at_end},
           {"never_sent", o.never_sent}};
 }
 
@@ -59,7 +59,8 @@ Outcomes outcomes_from_json(const json& j) {
   Outcomes o;
   o.answered_2xx = j.at("answered_2xx").get<std::uint64_t>();
   o.answered_other = j.at("answered_other").get<std::uint64_t>();
-  for (const auto& f : kFailedOutcomes) o.*(f.field) = j.at("failed").at(f.key).get<std::uint64_t>();
+  for (const auto& f : kFailedOutcomes)
+    o.*(f.field) = j.at("failed").at(f.key).get<std::uint64_t>();
   o.timed_out = j.at("timed_out").get<std::uint64_t>();
   o.open_at_end = j.at("open_at_end").get<std::uint64_t>();
   o.never_sent = j.at("never_sent").get<std::uint64_t>();
@@ -70,14 +71,14 @@ Outcomes outcomes_from_json(const json& j) {
 
 json fairness_json(const Fairness& f) {
   json first = censored_summary_us(f.first_answer, {{"p50", 50}, {"p99", 99}, {"max", 100}}, false);
-  return {{"connections", f.connections},
-          {"answered", f.answered},
-          {"answered_share",
-           f.connections ? static_cast<double>(f.answered) / static_cast<double>(f.connections)
-                         : 0.0},
-          {"first_answer_us", first},
-          {"histogram", f.first_answer.all.to_json()},
-          {"histogram_censored", f.first_answer.censored.to_json()}};
+  return {
+      {"connections", f.connections},
+      {"answered", f.answered},
+      {"answered_share",
+       f.connections ? static_cast<double>(f.answered) / static_cast<double>(f.connections) : 0.0},
+      {"first_answer_us", first},
+      {"histogram", f.first_answer.all.to_json()},
+      {"histogram_censored", f.first_answer.censored.to_json()}};
 }
 
 Fairness fairness_from_json(const json& j) {
@@ -234,7 +235,8 @@ RunResult result_from_json(const nlohmann::json& j) {
 bool rate_not_sustained(const RunResult& r) {
   const Outcomes& o = r.m.totals.outcomes;
   return r.open_loop && o.measured() > 0 &&
-         static_cast<double>(o.measured() - o.never_sent) < 0.99 * static_cast<double>(o.measured());
+         static_cast<double>(o.measured() - o.never_sent) <
+             0.99 * static_cast<double>(o.measured());
 }
 
 bool schedule_kept(const RunResult& r) {

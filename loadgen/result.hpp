@@ -24,9 +24,9 @@ struct Window {
 };
 
 struct ShardInfo {
-  int index = 1, count = 1;           // --shard index/count
-  std::uint64_t connections = 0;      // this shard's part
-  std::uint64_t first_connection = 0; // its global numbering starts here
+  int index = 1, count = 1;            // --shard index/count
+  std::uint64_t connections = 0;       // this shard's part
+  std::uint64_t first_connection = 0;  // its global numbering starts here
 };
 
 struct RunResult {

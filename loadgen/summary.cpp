@@ -47,8 +47,8 @@ void print_latency(std::ostream& out, const char* title, const CensoredHistogram
   std::snprintf(line, sizeof line, "  %-44s %14s %14s\n", title, "all measured",
                 answered ? "answered only" : "");
   out << line;
-  const std::pair<const char*, double> points[] = {
-      {"50%", 50}, {"75%", 75}, {"90%", 90}, {"99%", 99}, {"99.9%", 99.9}, {"99.99%", 99.99}};
+  const std::pair<const char*, double> points[] = {{"50%", 50}, {"75%", 75},     {"90%", 90},
+                                                   {"99%", 99}, {"99.9%", 99.9}, {"99.99%", 99.99}};
   for (const auto& [label, p] : points) {
     std::snprintf(line, sizeof line, "    %-42s %14s %14s\n", label,
                   bound_us(all.all.percentile(p) / 1e3, all.percentile_is_lower_bound(p)).c_str(),
@@ -95,15 +95,15 @@ void print_fairness(std::ostream& out, const Fairness& f) {
   if (f.connections == 0) return;
   const CensoredHistogram& h = f.first_answer;
   char line[256];
-  std::snprintf(line, sizeof line,
-                "  Connections answered at least once: %llu of %llu (%.1f%%); time to first "
-                "answer p50 %s, p99 %s, max %s\n",
-                ull(f.answered), ull(f.connections),
-                100.0 * static_cast<double>(f.answered) / static_cast<double>(f.connections),
-                bound_us(h.all.percentile(50) / 1e3, h.percentile_is_lower_bound(50)).c_str(),
-                bound_us(h.all.percentile(99) / 1e3, h.percentile_is_lower_bound(99)).c_str(),
-                bound_us(static_cast<double>(h.all.max()) / 1e3, h.percentile_is_lower_bound(100))
-                    .c_str());
+  std::snprintf(
+      line, sizeof line,
+      "  Connections answered at least once: %llu of %llu (%.1f%%); time to first "
+      "answer p50 %s, p99 %s, max %s\n",
+      ull(f.answered), ull(f.connections),
+      100.0 * static_cast<double>(f.answered) / static_cast<double>(f.connections),
+      bound_us(h.all.percentile(50) / 1e3, h.percentile_is_lower_bound(50)).c_str(),
+      bound_us(h.all.percentile(99) / 1e3, h.percentile_is_lower_bound(99)).c_str(),
+      bound_us(static_cast<double>(h.all.max()) / 1e3, h.percentile_is_lower_bound(100)).c_str());
   out << line;
 }
 
@@ -112,8 +112,7 @@ void print_fairness(std::ostream& out, const Fairness& f) {
 void print_summary(std::ostream& out, const RunResult& r) {
   const RunTotals& t = r.m.totals;
   const Outcomes& o = t.outcomes;
-  print_latency(out,
-                r.open_loop ? "Latency (corrected: from the scheduled send)" : "Latency",
+  print_latency(out, r.open_loop ? "Latency (corrected: from the scheduled send)" : "Latency",
                 r.m.latency, &r.m.answered);
   if (r.open_loop)
     print_latency(out, "Latency (uncorrected: from the actual send)", r.m.uncorrected, nullptr);

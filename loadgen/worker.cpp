@@ -25,6 +25,20 @@ constexpr std::int64_t kMaxBackoffNs = kSecond;
 // in a row on every connection (about 4 s of backoff): nothing is listening.
 constexpr int kGiveUpFailures = 12;
 
+// What a Kind of connection failure counts: one error event, and the
+// outcome of each request it loses. In the order of Worker::Kind.
+struct KindFields {
+  std::uint64_t ErrorCounts::*error;
+  std::uint64_t Outcomes::*outcome;
+};
+constexpr KindFields kKindFields[] = {
+    {&ErrorCounts::read, &Outcomes::failed_read},    // Read
+    {&ErrorCounts::reset, &Outcomes::failed_reset},  // Reset
+    {&ErrorCounts::write, &Outcomes::failed_write},  // Write
+    {&ErrorCounts::timeout, &Outcomes::timed_out},   // Timeout
+    {&ErrorCounts::parse, &Outcomes::failed_parse},  // Parse
+};
+
 std::uint64_t token(std::size_t index, std::uint32_t generation) {
   return (static_cast<std::uint64_t>(generation) << 32) | index;
 }
@@ -62,7 +76,8 @@ Worker::Worker(const Plan& plan, int slots, std::uint64_t first_slot, std::uint6
   }
   // Open loop with --requests: the global requests before `quota` are ours
   // to send (quota already counts the warm-up's), the rest are not.
-  if (open_loop_ && quota != UINT64_MAX) open_loop_limit_ = schedule_.first_local_at_or_after(quota);
+  if (open_loop_ && quota != UINT64_MAX)
+    open_loop_limit_ = schedule_.first_local_at_or_after(quota);
 }
 
 Worker::~Worker() = default;
@@ -138,30 +153,13 @@ void Worker::give_up_in_flight(Slot& s, Kind kind, std::int64_t now) {
   // Given up inside the window: each request enters with its age, a lower
   // bound of the latency it would have had. Before the window: not measured.
   if (measured(now)) {
-    Outcomes& o = totals_.outcomes;
-    std::uint64_t* outcome = nullptr;
-    switch (kind) {
-      case Kind::Read:
-        outcome = &o.failed_read;
-        break;
-      case Kind::Reset:
-        outcome = &o.failed_reset;
-        break;
-      case Kind::Write:
-        outcome = &o.failed_write;
-        break;
-      case Kind::Timeout:
-        outcome = &o.timed_out;
-        break;
-      case Kind::Parse:
-        outcome = &o.failed_parse;
-        break;
-    }
+    std::uint64_t& outcome = totals_.outcomes.*(kKindFields[static_cast<int>(kind)].outcome);
     for (std::uint32_t n = 0; n < s.in_flight; ++n) {
       const InFlight& r = s.ring[(s.head + n) % s.ring.size()];
-      ++*outcome;
+      ++outcome;
       m_.latency.record_lower_bound(static_cast<std::uint64_t>(now - r.scheduled_ns));
-      if (open_loop_) m_.uncorrected.record_lower_bound(static_cast<std::uint64_t>(now - r.sent_ns));
+      if (open_loop_)
+        m_.uncorrected.record_lower_bound(static_cast<std::uint64_t>(now - r.sent_ns));
     }
   }
   in_flight_total_ -= s.in_flight;
@@ -196,24 +194,7 @@ void Worker::reconnect(std::size_t i, std::int64_t now) {
 void Worker::fail(std::size_t i, Kind kind, std::int64_t now) {
   roll_seconds(now);
   if (measured(now)) {
-    ErrorCounts& e = totals_.errors;
-    switch (kind) {
-      case Kind::Read:
-        ++e.read;
-        break;
-      case Kind::Reset:
-        ++e.reset;
-        break;
-      case Kind::Write:
-        ++e.write;
-        break;
-      case Kind::Timeout:
-        ++e.timeout;
-        break;
-      case Kind::Parse:
-        ++e.parse;
-        break;
-    }
+    ++(totals_.errors.*(kKindFields[static_cast<int>(kind)].error));
     ++current_.errors;
   }
   give_up_in_flight(slots_[i], kind, now);

@@ -90,7 +90,8 @@ class Worker {
     std::int64_t first_send_ns = 0;       // fairness: when it first sent
     std::int64_t first_answer_ns = 0;     // fairness: its first 2xx in the window
   };
-  // Why a connection is given up, and so the outcome of its requests.
+  // Why a connection is given up, and so the outcome of its requests
+  // (kKindFields in worker.cpp follows this order).
   enum class Kind { Read, Reset, Write, Timeout, Parse };
 
   void start_connect(std::size_t i, std::int64_t now);

@@ -15,19 +15,17 @@ using namespace iomodels::loadgen::testing;
 
 namespace {
 
-// Stalls the server `after_ms` from now for `for_ms`, in its own thread.
-class StallLater {
- public:
-  StallLater(TestServer& server, int after_ms, int for_ms)
-      : thread_([&server, after_ms, for_ms] {
-          std::this_thread::sleep_for(std::chrono::milliseconds(after_ms));
-          server.stall_for_ms(for_ms);
-        }) {}
-  ~StallLater() { thread_.join(); }
-
- private:
-  std::thread thread_;
-};
+// loadgen against a server that stalls `after_ms` after the start, for
+// `for_ms` (from another thread).
+Output with_stall(TestServer& server, int after_ms, int for_ms, std::vector<std::string> args) {
+  std::thread staller([&server, after_ms, for_ms] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(after_ms));
+    server.stall_for_ms(for_ms);
+  });
+  Output o = loadgen(std::move(args));
+  staller.join();
+  return o;
+}
 
 bool flag(const json& r, const char* key) {
   return r["latency_us"]["lower_bound"][key].get<bool>();
@@ -35,11 +33,7 @@ bool flag(const json& r, const char* key) {
 
 TEST(LoadgenAccounting, StallInTheMiddleIsAnsweredAndValid) {
   TestServer server;
-  Output o;
-  {
-    StallLater stall(server, 700, 500);
-    o = loadgen({"-c", "4", "-d", "2s", url(server.port())});
-  }
+  const Output o = with_stall(server, 700, 500, {"-c", "4", "-d", "2s", url(server.port())});
   ASSERT_EQ(o.status, 0) << o.out << o.err;
   expect_consistent(o.result);
   const json& out = o.result["outcomes"];
@@ -57,11 +51,8 @@ TEST(LoadgenAccounting, StallInTheMiddleIsAnsweredAndValid) {
 // bound, and the run is called invalid.
 TEST(LoadgenAccounting, OpenLoopServerStopsNearTheEnd) {
   TestServer server;
-  Output o;
-  {
-    StallLater stall(server, 1500, 3000);
-    o = loadgen({"-c", "5", "-d", "2s", "-R", "500", url(server.port())});
-  }
+  const Output o =
+      with_stall(server, 1500, 3000, {"-c", "5", "-d", "2s", "-R", "500", url(server.port())});
   EXPECT_EQ(o.status, 3) << o.out << o.err;
   EXPECT_NE(o.err.find("stopped answering"), std::string::npos) << o.err;
   expect_consistent(o.result);
@@ -91,11 +82,7 @@ TEST(LoadgenAccounting, LowRateOpenLoopIsValid) {
 
 TEST(LoadgenAccounting, ClosedLoopServerStopsNearTheEnd) {
   TestServer server;
-  Output o;
-  {
-    StallLater stall(server, 1300, 3000);
-    o = loadgen({"-c", "4", "-d", "2s", url(server.port())});
-  }
+  const Output o = with_stall(server, 1300, 3000, {"-c", "4", "-d", "2s", url(server.port())});
   EXPECT_EQ(o.status, 3) << o.out << o.err;
   expect_consistent(o.result);
   EXPECT_EQ(u(o.result["outcomes"], "open_at_end"), 4u);
@@ -108,11 +95,9 @@ TEST(LoadgenAccounting, ClosedLoopServerStopsNearTheEnd) {
 // measured, with their whole wait.
 TEST(LoadgenAccounting, StallDuringTheWarmupIsMeasured) {
   TestServer server;
-  Output o;
-  {
-    StallLater stall(server, 400, 900);  // until 0.3 s into the window
-    o = loadgen({"-c", "4", "-w", "1s", "-d", "1s", url(server.port())});
-  }
+  // Stalled from 0.4 s to 0.3 s into the window.
+  const Output o =
+      with_stall(server, 400, 900, {"-c", "4", "-w", "1s", "-d", "1s", url(server.port())});
   ASSERT_EQ(o.status, 0) << o.out << o.err;
   expect_consistent(o.result);
   EXPECT_GE(o.result["latency_us"]["max"].get<double>(), 600'000);
@@ -150,8 +135,8 @@ TEST(LoadgenAccounting, InterimContinueIsNotTheAnswer) {
 
 TEST(LoadgenAccounting, HeadExpectsNoBody) {
   TestServer server;
-  const Output o = loadgen({"-c", "2", "-d", "1s", "--timeout", "300ms", "-m", "HEAD",
-                            url(server.port())});
+  const Output o =
+      loadgen({"-c", "2", "-d", "1s", "--timeout", "300ms", "-m", "HEAD", url(server.port())});
   ASSERT_EQ(o.status, 0) << o.out << o.err;
   expect_consistent(o.result);
   EXPECT_GT(u(o.result["outcomes"], "answered_2xx"), 10u);

@@ -3,8 +3,8 @@
 
 #include "loadgen/censored_histogram.hpp"
 
-using iomodels::loadgen::CensoredHistogram;
 using iomodels::loadgen::censored_latency_summary_us;
+using iomodels::loadgen::CensoredHistogram;
 
 namespace {
 
@@ -21,7 +21,7 @@ TEST(CensoredHistogram, NoLowerBoundsNoFlags) {
 // window. The median is fixed by the answers; the tail is not.
 TEST(CensoredHistogram, WaitersAboveTheAnswersMarkOnlyTheTail) {
   CensoredHistogram h;
-  for (int i = 0; i < 9900; ++i) h.record_exact(50'000);        // 50 us
+  for (int i = 0; i < 9900; ++i) h.record_exact(50'000);              // 50 us
   for (int i = 0; i < 100; ++i) h.record_lower_bound(1'000'000'000);  // waited 1 s, still waiting
   EXPECT_FALSE(h.percentile_is_lower_bound(50));
   EXPECT_FALSE(h.percentile_is_lower_bound(99));  // rank 9900: the last answer
@@ -45,9 +45,9 @@ TEST(CensoredHistogram, YoungOpenRequestsDoNotMarkADenseMedian) {
 // Half the requests got no answer: the median is among them.
 TEST(CensoredHistogram, APercentileAmongTheLowerBoundsIsMarked) {
   CensoredHistogram h;
-  for (int i = 0; i < 500; ++i) h.record_exact(1'000'000);     // 1 ms
+  for (int i = 0; i < 500; ++i) h.record_exact(1'000'000);        // 1 ms
   for (int i = 0; i < 500; ++i) h.record_lower_bound(2'000'000);  // 2 ms and counting
-  EXPECT_FALSE(h.percentile_is_lower_bound(50));  // rank 500: the last answer
+  EXPECT_FALSE(h.percentile_is_lower_bound(50));                  // rank 500: the last answer
   EXPECT_TRUE(h.percentile_is_lower_bound(50.1));
   EXPECT_TRUE(h.percentile_is_lower_bound(75));
   // Lower bounds below the answers: the answered ones may be overtaken.

@@ -35,9 +35,10 @@ TEST(ResponseParser, PipelinedResponsesOneAtATime) {
 // An interim response is not the answer: the final one that follows is.
 // Taken as the answer, the 200 after it was an answer to nothing.
 TEST(ResponseParser, InterimResponsesAreSkipped) {
-  const std::string data = "HTTP/1.1 100 Continue\r\n\r\n"
-                           "HTTP/1.1 102 Processing\r\n\r\n" +
-                           ok("abc") + ok("de");
+  const std::string data =
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 102 Processing\r\n\r\n" +
+      ok("abc") + ok("de");
   for (std::size_t piece : {data.size(), std::size_t{1}, std::size_t{7}}) {
     ResponseParser p;
     std::vector<int> statuses;
@@ -61,8 +62,9 @@ TEST(ResponseParser, InterimResponsesAreSkipped) {
 // for the body would hang until the timeout and eat the next response.
 TEST(ResponseParser, HeadAnswersHaveNoBody) {
   ResponseParser p(std::nullopt, true);
-  const std::string data = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n"
-                           "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n";
+  const std::string data =
+      "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n";
   std::span<const char> rest(data);
   auto r = p.feed(rest);
   ASSERT_EQ(r.status, ParseStatus::Complete);

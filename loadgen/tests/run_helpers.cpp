@@ -32,8 +32,8 @@ TempDir::~TempDir() {
   std::system(("rm -rf " + path_).c_str());
 }
 
-Output run(const std::string& program, std::vector<std::string> args,
-           std::optional<rlim_t> nofile, std::optional<rlim_t> stack) {
+Output run(const std::string& program, std::vector<std::string> args, std::optional<rlim_t> nofile,
+           std::optional<rlim_t> stack) {
   TempDir dir;
   const std::string out_path = dir.file("out"), err_path = dir.file("err");
   std::vector<char*> argv;
@@ -107,11 +107,13 @@ void expect_consistent(const json& r) {
       << o.dump();
   EXPECT_EQ(u(r["histogram"], "count"), u(o, "measured"));
   EXPECT_EQ(u(r["histogram_answered"], "count"), u(r, "requests"));
-  EXPECT_EQ(u(r, "requests"), u(o, "answered_2xx") + u(o, "answered_other") + u(o["failed"], "body"));
+  EXPECT_EQ(u(r, "requests"),
+            u(o, "answered_2xx") + u(o, "answered_other") + u(o["failed"], "body"));
   EXPECT_EQ(u(r["histogram_censored"], "count"), u(o, "measured") - u(r, "requests"));
   EXPECT_EQ(u(r, "sent"), u(o, "measured") - u(o, "never_sent"));
   if (u(r["histogram_censored"], "count") == 0) {
-    for (const auto& [k, v] : r["latency_us"]["lower_bound"].items()) EXPECT_FALSE(v.get<bool>()) << k;
+    for (const auto& [k, v] : r["latency_us"]["lower_bound"].items())
+      EXPECT_FALSE(v.get<bool>()) << k;
   } else {
     EXPECT_TRUE(r["latency_us"]["lower_bound"]["max"].get<bool>());
     EXPECT_TRUE(r["latency_us"]["lower_bound"]["mean"].get<bool>());
@@ -183,8 +185,8 @@ void expect_merged_is_sum(const json& m, const std::vector<json>& parts) {
     start = std::min(start, p["window"]["start_unix_s"].get<double>());
     end = std::max(end, p["window"]["end_unix_s"].get<double>());
   }
-  for (const char* k : {"measured", "answered_2xx", "answered_other", "timed_out", "open_at_end",
-                        "never_sent"}) {
+  for (const char* k :
+       {"measured", "answered_2xx", "answered_other", "timed_out", "open_at_end", "never_sent"}) {
     std::uint64_t sum = 0;
     for (const auto& p : parts) sum += u(p["outcomes"], k);
     EXPECT_EQ(u(m["outcomes"], k), sum) << k;

@@ -236,8 +236,8 @@ TEST(LoadgenRun, BadOptionsExit2) {
 
 TEST(LoadgenRun, MergeAddsCountsAndHistograms) {
   TestServer server;
-  const auto outs = side_by_side({{"-c", "2", "-d", "1s", url(server.port())},
-                                  {"-c", "3", "-d", "1s", url(server.port())}});
+  const auto outs = side_by_side(
+      {{"-c", "2", "-d", "1s", url(server.port())}, {"-c", "3", "-d", "1s", url(server.port())}});
   ASSERT_EQ(outs[0].status, 0) << outs[0].err;
   ASSERT_EQ(outs[1].status, 0) << outs[1].err;
   TempDir dir;

@@ -86,9 +86,9 @@ TEST_F(ShardedRun, ADuplicatedShardIsRefused) {
   TempDir dir;
   const Output m = merge(dir, {part(0), part(1), part(0), part(2)});
   EXPECT_EQ(m.status, 1);
-  EXPECT_NE(m.err.find(dir.file("part2.json") + " and " + dir.file("part0.json") +
-                       " are both shard 1/3"),
-            std::string::npos)
+  EXPECT_NE(
+      m.err.find(dir.file("part2.json") + " and " + dir.file("part0.json") + " are both shard 1/3"),
+      std::string::npos)
       << m.err;
 }
 

@@ -30,7 +30,7 @@ struct Conn {
   Fd fd;
   std::string in;
   std::size_t skip_body = 0;  // bytes of the current request's body still to skip
-  std::deque<Pending> out;  // in request order; each sent once ready
+  std::deque<Pending> out;    // in request order; each sent once ready
   std::string sending;
   bool dead = false;
 };
