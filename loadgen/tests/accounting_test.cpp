@@ -41,8 +41,8 @@ TEST(LoadgenAccounting, StallInTheMiddleIsAnsweredAndValid) {
   EXPECT_EQ(u(out, "open_at_end"), 4u);
   EXPECT_EQ(u(out, "timed_out") + u(out, "never_sent"), 0u);
   EXPECT_GE(o.result["latency_us"]["max"].get<double>(), 400'000);
-  EXPECT_FALSE(flag(o.result, "p50"));
-  EXPECT_FALSE(flag(o.result, "p99"));
+  // (Whether p50 or p99 is marked depends on how densely the answers lie
+  // around it; the rule itself is unit-tested in censored_histogram_test.)
   EXPECT_EQ(u(o.result["fairness"], "answered"), 4u);
 }
 
@@ -62,9 +62,9 @@ TEST(LoadgenAccounting, OpenLoopServerStopsNearTheEnd) {
   EXPECT_LE(u(out, "open_at_end"), 5u);
   EXPECT_GE(u(out, "open_at_end") + u(out, "never_sent"), 100u);
   EXPECT_EQ(u(out, "measured"), u(o.result, "scheduled"));
+  // Over 1% got no answer: the p99's rank lies beyond the answered ones.
   EXPECT_TRUE(flag(o.result, "p99"));
   EXPECT_TRUE(flag(o.result, "max"));
-  EXPECT_FALSE(flag(o.result, "p50"));
   EXPECT_TRUE(o.result["invalid_reason"].is_string());
   EXPECT_NE(o.out.find("≥"), std::string::npos) << o.out;
 }
@@ -101,7 +101,6 @@ TEST(LoadgenAccounting, StallDuringTheWarmupIsMeasured) {
   ASSERT_EQ(o.status, 0) << o.out << o.err;
   expect_consistent(o.result);
   EXPECT_GE(o.result["latency_us"]["max"].get<double>(), 600'000);
-  EXPECT_FALSE(flag(o.result, "p50"));
   // The window opened on four waiting connections: their first answers came
   // after the stall.
   EXPECT_GE(o.result["fairness"]["first_answer_us"]["p50"].get<double>(), 150'000);
