@@ -19,6 +19,7 @@ struct Config {
   std::vector<std::string> headers;  // "Name: value", as given with -H
   // The n of GET /bytes/{n}: responses are then checked byte by byte.
   std::optional<std::uint64_t> pattern_length;
+  bool expect_no_body = false;  // HEAD: responses carry headers only
 
   // Load shape.
   int connections = 10;
@@ -33,6 +34,20 @@ struct Config {
   std::int64_t timeout_ns = 5'000'000'000;
   std::int64_t connect_timeout_ns = 2'000'000'000;
   std::vector<std::string> source_addrs;  // expanded, one address each
+
+  // Several processes or hosts sharing one run (docs/multi-host.md): this is
+  // shard shard_index of shard_count (1-based); connections, requests and
+  // rate above are the totals over all shards.
+  int shard_index = 1;
+  int shard_count = 1;
+  std::optional<double> start_at_unix_s;  // start barrier, on the reference clock
+  std::optional<double> clock_offset_s;   // this host's clock minus the reference clock
+
+  // --idle N: hold N idle keep-alive connections instead of a run.
+  std::uint64_t idle = 0;
+  std::int64_t idle_open_timeout_ns = 60'000'000'000;
+  std::int64_t idle_answer_wait_ns = 2'000'000'000;
+  bool duration_given = false;
 
   // Output.
   std::string json_path;
@@ -50,9 +65,18 @@ struct CommandLine {
 // exits 2 (SPEC §4), so callers get only valid configurations.
 CommandLine parse_command_line(int argc, char** argv);
 
-// "500ms", "10s", "2m", "1h", "250us", or a bare number of seconds.
-// Throws std::invalid_argument when it is none of these.
+// "500ms", "10s", "2m", "1h", "250us", or a bare number of seconds, at most
+// kMaxDurationNs. Throws std::invalid_argument when it is none of these.
 std::int64_t parse_duration_ns(const std::string& text);
+// Every time on the command line fits this, so start + warm-up + duration
+// and every schedule computed from them stay far inside 64-bit nanoseconds.
+constexpr std::int64_t kMaxDurationNs = 1'000'000LL * 1'000'000'000;  // 10^6 s, 11.6 days
+constexpr double kMaxRate = 1e9;    // requests/s; above, a request per nanosecond
+constexpr double kMinRate = 0.001;  // the schedule's resolution (requests per 1000 s)
+constexpr std::uint64_t kMaxCount = 1'000'000'000'000'000;  // --requests, --conn-requests, --idle
+
+// "2/4": shard 2 of 4. Throws std::invalid_argument otherwise.
+std::pair<int, int> parse_shard(const std::string& text);
 
 // "127.0.0.1-127.0.0.8" or "10.0.0.1,10.0.0.2": one string per address.
 std::vector<std::string> expand_source_addrs(const std::string& text);

@@ -38,26 +38,39 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
   if (other.max_ > max_) max_ = other.max_;
 }
 
-double LatencyHistogram::percentile(double percent) const {
-  if (count_ == 0) return 0.0;
-  if (percent >= 100.0) return static_cast<double>(max_);
-  // The rank of the wanted value, 1-based, rounded up as HdrHistogram does.
-  auto rank = static_cast<std::uint64_t>(std::ceil(percent / 100.0 * static_cast<double>(count_)));
-  if (rank < 1) rank = 1;
+std::uint64_t LatencyHistogram::rank_of(double percent) const {
+  if (count_ == 0) return 0;
+  if (percent >= 100.0) return count_;
+  if (percent <= 0.0) return 1;
+  // Parts per million of a percent's hundredth: 99.99 -> 999900.
+  __extension__ using Wide = unsigned __int128;  // ppm * count passes 64 bits
+  const auto ppm = static_cast<Wide>(std::llround(percent * 10'000.0));
+  const Wide scaled = ppm * count_;
+  const auto rank = static_cast<std::uint64_t>((scaled + 999'999) / 1'000'000);
+  return std::max<std::uint64_t>(rank, 1);
+}
+
+std::size_t LatencyHistogram::index_at_rank(std::uint64_t rank) const {
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBucketCount; ++i) {
     seen += counts_[i];
-    if (seen >= rank) {
-      const double low = static_cast<double>(bucket_low(i));
-      const double width = static_cast<double>(bucket_high(i) - bucket_low(i));
-      // Width-1 buckets hold exactly one value; wider ones report the middle.
-      double value = width <= 1.0 ? low : low + width / 2.0;
-      if (value < static_cast<double>(min())) value = static_cast<double>(min());
-      if (value > static_cast<double>(max_)) value = static_cast<double>(max_);
-      return value;
-    }
+    if (seen >= rank) return i;
   }
-  return static_cast<double>(max_);
+  return kBucketCount - 1;
+}
+
+double LatencyHistogram::percentile(double percent) const {
+  if (count_ == 0) return 0.0;
+  if (percent >= 100.0) return static_cast<double>(max_);
+  return reported_value(index_at_rank(rank_of(percent)));
+}
+
+double LatencyHistogram::reported_value(std::size_t i) const {
+  const double low = static_cast<double>(bucket_low(i));
+  const double width = static_cast<double>(bucket_high(i) - bucket_low(i));
+  // Width-1 buckets hold exactly one value; wider ones report the middle.
+  double value = width <= 1.0 ? low : low + width / 2.0;
+  return std::clamp(value, static_cast<double>(min()), static_cast<double>(max_));
 }
 
 double LatencyHistogram::stdev() const {

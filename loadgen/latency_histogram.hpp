@@ -58,6 +58,15 @@ class LatencyHistogram {
   // The value at or below which `percent` % of the values lie (a bucket
   // midpoint, clamped to the exact min and max). 0 when empty.
   double percentile(double percent) const;
+  // The 1-based rank of that value, ceil(percent/100 * count), computed in
+  // integers: in floating point 99.9% of 1000 is 999.0000000000001, whose
+  // ceiling made p99.9 report the maximum. `percent` is read to 1e-4.
+  std::uint64_t rank_of(double percent) const;
+  // The bucket holding the value of a rank (1..count); count() must be > 0.
+  std::size_t index_at_rank(std::uint64_t rank) const;
+  std::uint64_t bucket_count(std::size_t index) const { return counts_[index]; }
+  // What percentile() reports for a value in bucket `index`.
+  double reported_value(std::size_t index) const;
 
   // The mergeable form: {"format", "unit", "sub_bucket_bits", "highest_ns",
   // "count", "min_ns", "max_ns", "sum_ns", "buckets": [[index, count], ...]}

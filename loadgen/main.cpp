@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +16,10 @@
 #include <vector>
 
 #include "loadgen/config.hpp"
+#include "loadgen/connect.hpp"
+#include "loadgen/idle.hpp"
 #include "loadgen/result.hpp"
+#include "loadgen/run_support.hpp"
 #include "loadgen/worker.hpp"
 #include "net/socket.hpp"
 
@@ -23,27 +27,6 @@ using namespace iomodels;
 using namespace iomodels::loadgen;
 
 namespace {
-
-constexpr int kExitCannotRun = 1;
-constexpr int kExitInvalidRun = 3;
-// Descriptors besides the connections: stdio, one epoll per thread, the JSON
-// file, a few for the C++ runtime.
-constexpr std::uint64_t kSpareFds = 16;
-
-std::string build_request(const Config& c) {
-  std::string r = c.method + " " + c.path + " HTTP/1.1\r\n";
-  bool has_host = false;
-  for (const auto& h : c.headers) {
-    if (h.size() >= 5 && strncasecmp(h.c_str(), "host:", 5) == 0) has_host = true;
-  }
-  if (!has_host) r += "Host: " + c.host + ":" + std::to_string(c.port) + "\r\n";
-  for (const auto& h : c.headers) r += h + "\r\n";
-  if (!c.body.empty() || c.method == "POST")
-    r += "Content-Length: " + std::to_string(c.body.size()) + "\r\n";
-  r += "\r\n";
-  r += c.body;
-  return r;
-}
 
 std::string format_rate(double rate) {
   char buf[32];
@@ -73,19 +56,11 @@ nlohmann::json config_json(const Config& c) {
       {"connect_rate", c.connect_rate},
       {"timeout_s", seconds(c.timeout_ns)},
       {"connect_timeout_s", seconds(c.connect_timeout_ns)},
-      {"source_addrs", c.source_addrs}};
+      {"source_addrs", c.source_addrs},
+      {"start_at_unix_s",
+       c.start_at_unix_s ? nlohmann::json(*c.start_at_unix_s) : nlohmann::json()},
+      {"shards", c.shard_count}};
   return j;
-}
-
-bool write_json(const std::string& path, const nlohmann::json& j) {
-  std::ofstream out(path);
-  out << j.dump(1) << "\n";
-  out.close();
-  if (!out) {
-    std::cerr << "loadgen: cannot write " << path << "\n";
-    return false;
-  }
-  return true;
 }
 
 int run_merge(const CommandLine& cl) {
@@ -100,24 +75,19 @@ int run_merge(const CommandLine& cl) {
       return kExitCannotRun;
     }
   }
-  const RunResult merged = merge_results(runs);
+  RunResult merged;
+  try {
+    merged = merge_results(runs, cl.merge_inputs);
+  } catch (const std::exception& e) {
+    std::cerr << "loadgen: --merge: " << e.what() << "\n";
+    return kExitCannotRun;
+  }
   std::cout << "Merged " << merged.merged_from << " runs (" << cl.merge_inputs.size()
             << " files)\n";
   print_summary(std::cout, merged);
   if (!cl.merge_output.empty() && !write_json(cl.merge_output, to_json(merged)))
     return kExitCannotRun;
   return 0;
-}
-
-// Ctrl-C and SIGTERM are taken by sigtimedwait() in the main thread only:
-// blocked before the workers start, so they inherit the mask and never see
-// them; the main thread then tells the workers to stop and writes results.
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
 }
 
 void print_progress(std::int64_t second, const TimelineSecond& last, std::uint64_t errors,
@@ -130,6 +100,49 @@ void print_progress(std::int64_t second, const TimelineSecond& last, std::uint64
                last.histogram.percentile(50) / 1000.0);
 }
 
+// One shard's (or the whole run's) part of a total: the first total % parts
+// parts take one more.
+std::uint64_t share(std::uint64_t total, std::uint64_t parts, std::uint64_t index0) {
+  return total / parts + (index0 < total % parts ? 1 : 0);
+}
+std::uint64_t share_start(std::uint64_t total, std::uint64_t parts, std::uint64_t index0) {
+  return index0 * (total / parts) + std::min(index0, total % parts);
+}
+
+// Why a completed run is not evidence, or "" (docs/loadgen.md).
+std::string invalid_reason(const RunResult& r, std::int64_t close_ns, std::int64_t last_answer_ns,
+                           std::int64_t oldest_waiting_ns) {
+  const RunTotals& t = r.m.totals;
+  const Outcomes& o = t.outcomes;
+  if (o.responses() == 0) return "no response at all";
+  if (t.slots_opened < t.slots) return "some connections never opened";
+  // A server that died: its last second brought errors and not one response.
+  const bool died = !r.timeline.empty() && r.timeline.rbegin()->second.requests == 0 &&
+                    r.timeline.rbegin()->second.errors > 0;
+  // A server that stopped answering near the end: requests were waiting at
+  // the close, and neither an answer came nor had the oldest of them been
+  // waiting for less than a stretch no healthy run of this one shows.
+  const std::int64_t silence = close_ns - last_answer_ns;
+  const double allowed_ns =
+      std::max({2e8, 0.1 * r.duration_s * 1e9, 10 * r.m.answered.percentile(99)});
+  const bool silent = static_cast<double>(silence) > allowed_ns &&
+                      static_cast<double>(oldest_waiting_ns) > allowed_ns;
+  if (died || silent) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "the target stopped answering (no answer in the last %.3f s of the window; "
+                  "%llu requests open at the end, %llu never sent)",
+                  silence / 1e9, static_cast<unsigned long long>(o.open_at_end),
+                  static_cast<unsigned long long>(o.never_sent));
+    return buf;
+  }
+  const double lost = static_cast<double>(o.failed() - o.failed_body + o.timed_out);
+  const double attempts = static_cast<double>(o.responses()) + lost;
+  if (static_cast<double>(t.errors.total()) > 0.01 * std::max(1.0, attempts))
+    return "more than 1% of the requests failed";
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,20 +150,17 @@ int main(int argc, char** argv) {
   const CommandLine cl = parse_command_line(argc, argv);
   if (!cl.merge_inputs.empty()) return run_merge(cl);
   const Config& config = cl.config;
+  if (config.idle > 0) return run_idle(config);
 
-  const FdLimit limit = raise_fd_limit();
-  const std::uint64_t needed =
-      static_cast<std::uint64_t>(config.connections) + config.threads + kSpareFds;
-  if (needed > limit.soft) {
-    std::cerr << "loadgen: " << config.connections << " connections need about " << needed
-              << " file descriptors, but this process may open only " << limit.soft
-              << " (RLIMIT_NOFILE soft " << limit.soft << ", hard " << limit.hard << ").\n"
-              << "Please raise ulimit -n (e.g. `ulimit -n " << needed
-              << "`), or, past the hard limit,\n"
-              << "run several loadgen processes with fewer connections and combine their\n"
-              << "--json files with `loadgen --merge`.\n";
-    return kExitCannotRun;
-  }
+  // This process's part of the run: shard i of N takes its share of the
+  // connections (numbered globally, so the open-loop schedule is the whole
+  // run's) and of --requests.
+  const auto shards = static_cast<std::uint64_t>(config.shard_count);
+  const auto shard0 = static_cast<std::uint64_t>(config.shard_index - 1);
+  const auto all_connections = static_cast<std::uint64_t>(config.connections);
+  const std::uint64_t connections = share(all_connections, shards, shard0);
+  const std::uint64_t first_connection = share_start(all_connections, shards, shard0);
+  if (!fd_limit_fits(connections, config.threads)) return kExitCannotRun;
 
   auto plan = std::make_unique<Plan>();
   plan->config = &config;
@@ -175,39 +185,74 @@ int main(int argc, char** argv) {
   const sigset_t signals = stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const auto wall_start = std::chrono::system_clock::now();
-  plan->start_ns = now_ns();
+  // The two clocks, read together once: the window is planned on the
+  // monotonic one (shared by every process of the machine) and reported on
+  // both.
+  const std::int64_t mono_now = now_ns();
+  const double unix_now = unix_now_s();
+  const auto to_unix = [&](std::int64_t mono) { return unix_now + (mono - mono_now) / 1e9; };
+  plan->start_ns = mono_now;
+  if (config.start_at_unix_s) {
+    // The barrier is on the reference clock; this host's clock reads it
+    // offset later.
+    const double local = *config.start_at_unix_s + config.clock_offset_s.value_or(0.0);
+    plan->start_ns = mono_now + static_cast<std::int64_t>((local - unix_now) * 1e9);
+  }
   plan->measure_start_ns = plan->start_ns + config.warmup_ns;
   if (config.duration_ns > 0) plan->end_ns = plan->measure_start_ns + config.duration_ns;
+  plan->all_connections = all_connections;
+  plan->rate_milli =
+      config.rate > 0 ? static_cast<std::uint64_t>(std::llround(config.rate * 1000)) : 0;
 
+  std::uint64_t open_loop_limit = UINT64_MAX;
+  if (plan->rate_milli > 0 && config.requests > 0) {
+    // The measured requests are the first --requests of the whole schedule
+    // due at or after the window opens, on whichever shard.
+    const OpenLoopSchedule whole(plan->start_ns, plan->rate_milli, all_connections, 0,
+                                 all_connections);
+    open_loop_limit = whole.first_global_at_or_after(plan->measure_start_ns) + config.requests;
+  }
+  const std::uint64_t requests = share(config.requests, shards, shard0);
   std::vector<std::unique_ptr<Worker>> workers;
-  int first_slot = 0;
-  for (int t = 0; t < config.threads; ++t) {
-    const int slots =
-        config.connections / config.threads + (t < config.connections % config.threads);
+  const auto threads = static_cast<std::uint64_t>(config.threads);
+  for (std::uint64_t t = 0; t < threads; ++t) {
+    const std::uint64_t slots = share(connections, threads, t);
     std::uint64_t quota = UINT64_MAX;
-    if (config.requests > 0) {
-      quota = config.requests / config.threads +
-              (static_cast<std::uint64_t>(t) < config.requests % config.threads);
+    if (plan->rate_milli > 0) {
+      quota = open_loop_limit;
+    } else if (config.requests > 0) {
+      quota = share(requests, threads, t);
     }
-    // Each connection gets the same share of the rate, whichever thread owns it.
-    const double rate = config.rate * slots / config.connections;
-    workers.push_back(std::make_unique<Worker>(*plan, slots, first_slot, quota, rate));
-    first_slot += slots;
+    workers.push_back(
+        std::make_unique<Worker>(*plan, static_cast<int>(slots),
+                                 first_connection + share_start(connections, threads, t), quota));
   }
 
   std::cout << "Running "
             << (config.duration_ns ? std::to_string(config.duration_ns / 1'000'000) + "ms"
                                    : std::to_string(config.requests) + "-request")
             << " test @ " << config.url << "\n  " << config.threads << " threads and "
-            << config.connections << " connections, "
+            << connections << " connections, "
             << (config.rate > 0 ? "open loop at " + format_rate(config.rate) + " requests/s"
                                 : std::string("closed loop"))
-            << (config.pipeline > 1 ? ", pipeline " + std::to_string(config.pipeline) : "") << "\n"
+            << (config.pipeline > 1 ? ", pipeline " + std::to_string(config.pipeline) : "")
+            << (shards > 1 ? ", shard " + std::to_string(config.shard_index) + "/" +
+                                 std::to_string(shards) + " of " + std::to_string(all_connections) +
+                                 " connections"
+                           : "")
+            << "\n";
+  // For a harness that reads its own counters at exactly the window's edges.
+  std::cout << "window monotonic_ns " << plan->measure_start_ns << " "
+            << (plan->end_ns == INT64_MAX ? std::string("open") : std::to_string(plan->end_ns))
+            << "\n"
             << std::flush;
+  if (!wait_until(plan->start_ns, signals)) {
+    std::cerr << "loadgen: stopped by a signal before the start (--start-at); nothing ran\n";
+    return kExitCannotRun;
+  }
 
-  std::vector<std::jthread> threads;
-  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+  std::vector<std::jthread> threads_running;
+  for (auto& w : workers) threads_running.emplace_back([&w] { w->run(); });
 
   RunResult result;
   LatencyHistogram so_far;
@@ -258,46 +303,37 @@ int main(int argc, char** argv) {
       plan->stop.store(true);
     }
   }
-  threads.clear();  // join
+  threads_running.clear();  // join
 
   std::int64_t finished = plan->measure_start_ns;
+  std::int64_t last_answer = plan->measure_start_ns, oldest_waiting = 0;
   for (auto& w : workers) {
-    result.totals.add(w->totals());
-    result.corrected.merge(w->corrected());
-    result.uncorrected.merge(w->uncorrected());
+    result.m.add(w->measurements());
     finished = std::max(finished, w->finished_ns());
+    last_answer = std::max(last_answer, w->last_answer_ns());
+    oldest_waiting = std::max(oldest_waiting, w->oldest_waiting_ns());
   }
   const std::int64_t measured_end = std::min(finished, plan->end_ns);
   result.config = config_json(config);
   result.config["interrupted"] = interrupted;
   result.open_loop = config.rate > 0;
   result.target_rps = config.rate;
-  result.start_unix_s =
-      std::chrono::duration<double>(wall_start.time_since_epoch()).count() + config.warmup_ns / 1e9;
+  result.host = host_name();
+  if (shards > 1) {
+    result.shard = ShardInfo{config.shard_index, config.shard_count, connections, first_connection};
+  }
+  result.clock_offset_s = config.clock_offset_s;
+  result.window = {to_unix(plan->measure_start_ns), to_unix(measured_end), plan->measure_start_ns,
+                   measured_end};
   result.duration_s = std::max<std::int64_t>(0, measured_end - plan->measure_start_ns) / 1e9;
-  result.throughput_rps = result.duration_s > 0 ? result.totals.requests / result.duration_s : 0;
+  result.invalid_reason = invalid_reason(result, measured_end, last_answer, oldest_waiting);
 
   print_summary(std::cout, result);
   std::cout << std::flush;
   if (!config.json_path.empty() && !write_json(config.json_path, to_json(result)))
     return kExitCannotRun;
-
-  const RunTotals& t = result.totals;
-  const double attempts = static_cast<double>(t.requests + t.failed);
-  // A server that died mid-run: its last second brought errors and not one
-  // response. After a long healthy run the reconnect attempts (with
-  // back-off) stay under 1% of the requests, so the share alone misses it.
-  const bool stopped_answering = !result.timeline.empty() &&
-                                 result.timeline.rbegin()->second.requests == 0 &&
-                                 result.timeline.rbegin()->second.errors > 0;
-  const char* invalid = t.requests == 0            ? "no response at all"
-                        : t.slots_opened < t.slots ? "some connections never opened"
-                        : stopped_answering        ? "the target stopped answering"
-                        : static_cast<double>(t.errors.total()) > 0.01 * std::max(1.0, attempts)
-                            ? "more than 1% of the requests failed"
-                            : nullptr;
-  if (invalid != nullptr) {
-    std::cerr << "loadgen: the run is INVALID: " << invalid << " (exit status 3)\n";
+  if (!result.invalid_reason.empty()) {
+    std::cerr << "loadgen: the run is INVALID: " << result.invalid_reason << " (exit status 3)\n";
     return kExitInvalidRun;
   }
   return 0;

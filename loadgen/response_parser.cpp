@@ -9,9 +9,13 @@ namespace iomodels::loadgen {
 // Everything http-parser needs lives here, so that its header stays out of
 // the rest of the load generator.
 struct ResponseParser::State {
-  explicit State(std::optional<std::uint64_t> expected) : expected_length(expected) { start(); }
+  State(std::optional<std::uint64_t> expected, bool no_body)
+      : expected_length(expected), no_body(no_body) {
+    start();
+  }
 
   std::optional<std::uint64_t> expected_length;
+  bool no_body;
   http_parser parser{};
   Response response;
   bool started = false;
@@ -37,6 +41,7 @@ struct ResponseParser::State {
       http_parser_settings s;
       http_parser_settings_init(&s);
       s.on_message_begin = &on_message_begin;
+      s.on_headers_complete = &on_headers_complete;
       s.on_body = &on_body;
       s.on_message_complete = &on_message_complete;
       return s;
@@ -48,6 +53,14 @@ struct ResponseParser::State {
     of(p).started = true;
     return 0;
   }
+
+  static bool interim(const http_parser* p) {
+    return p->status_code >= 100 && p->status_code < 200 && p->status_code != 101;
+  }
+
+  // Returning 1 tells http-parser the message has no body: the answer to a
+  // HEAD carries the Content-Length of the GET it stands for.
+  static int on_headers_complete(http_parser* p) { return of(p).no_body && !interim(p) ? 1 : 0; }
 
   static int on_body(http_parser* p, const char* at, std::size_t len) {
     State& s = of(p);
@@ -61,6 +74,12 @@ struct ResponseParser::State {
 
   static int on_message_complete(http_parser* p) {
     State& s = of(p);
+    if (interim(p)) {
+      // Not the answer: the final response follows on the same stream.
+      s.response = Response{};
+      s.started = false;
+      return 0;
+    }
     s.message_done = true;
     s.response.status = static_cast<int>(p->status_code);
     s.response.keep_alive = http_should_keep_alive(p) != 0;
@@ -93,8 +112,8 @@ struct ResponseParser::State {
   }
 };
 
-ResponseParser::ResponseParser(std::optional<std::uint64_t> expected_pattern_length)
-    : state_(std::make_unique<State>(expected_pattern_length)) {}
+ResponseParser::ResponseParser(std::optional<std::uint64_t> expected_pattern_length, bool no_body)
+    : state_(std::make_unique<State>(expected_pattern_length, no_body)) {}
 ResponseParser::~ResponseParser() = default;
 ResponseParser::ResponseParser(ResponseParser&&) noexcept = default;
 ResponseParser& ResponseParser::operator=(ResponseParser&&) noexcept = default;

@@ -1,6 +1,10 @@
 // ResponseParser: an incremental HTTP/1.x response parser for the load
 // generator, on top of Debian's http-parser (the parser wrk uses too).
 //
+// Interim responses (1xx other than 101, e.g. "100 Continue") are skipped:
+// the final response that follows is the answer. After a HEAD request a
+// response has no body whatever its Content-Length says.
+//
 // feed() takes bytes as they arrive, in pieces of any size, and stops at the
 // end of each response, so that pipelined responses are matched one by one
 // with the requests that asked for them. It is safe on any bytes: garbage is
@@ -35,8 +39,9 @@ struct FeedResult {
 class ResponseParser {
  public:
   // expected_pattern_length: the n of GET /bytes/{n}; the body must then be
-  // exactly n bytes of the pattern.
-  explicit ResponseParser(std::optional<std::uint64_t> expected_pattern_length = std::nullopt);
+  // exactly n bytes of the pattern. no_body: the requests are HEAD.
+  explicit ResponseParser(std::optional<std::uint64_t> expected_pattern_length = std::nullopt,
+                          bool no_body = false);
   ~ResponseParser();
   ResponseParser(const ResponseParser&) = delete;
   ResponseParser& operator=(const ResponseParser&) = delete;

@@ -1,33 +1,16 @@
 #include "loadgen/result.hpp"
 
-#include <algorithm>
-#include <cstdio>
 #include <stdexcept>
+
+#include "loadgen/result_keys.hpp"
 
 namespace iomodels::loadgen {
 namespace {
 
 using nlohmann::json;
 
-// The error kinds in the order of the report, with their JSON keys.
-struct ErrorKind {
-  const char* key;
-  std::uint64_t ErrorCounts::*field;
-  const char* meaning;
-};
-constexpr ErrorKind kErrorKinds[] = {
-    {"connect_refused", &ErrorCounts::connect_refused, "connect refused"},
-    {"connect_timeout", &ErrorCounts::connect_timeout, "connect timed out"},
-    {"connect_reset", &ErrorCounts::connect_reset, "connect reset"},
-    {"connect_other", &ErrorCounts::connect_other, "connect failed otherwise"},
-    {"read", &ErrorCounts::read, "read error / closed with requests unanswered"},
-    {"reset", &ErrorCounts::reset, "connection reset"},
-    {"write", &ErrorCounts::write, "write error"},
-    {"timeout", &ErrorCounts::timeout, "request timed out"},
-    {"status", &ErrorCounts::status, "status >= 400"},
-    {"parse", &ErrorCounts::parse, "not an HTTP response"},
-    {"body", &ErrorCounts::body, "body check failed"},
-};
+constexpr int kFormatVersion = 2;
+constexpr std::uint64_t kScheduleSlackNs = 1'000'000;  // schedule_kept: within 1 ms
 
 json timeline_json(const RunResult& r) {
   json out = json::array();
@@ -41,48 +24,93 @@ json timeline_json(const RunResult& r) {
   return out;
 }
 
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f%s", bytes, units[u]);
-  return buf;
+json optional_json(const std::optional<std::int64_t>& v) {
+  return v ? json(*v) : json();
 }
 
-std::string human_us(double us) {
-  char buf[32];
-  if (us < 1000)
-    std::snprintf(buf, sizeof buf, "%.2fus", us);
-  else if (us < 1e6)
-    std::snprintf(buf, sizeof buf, "%.2fms", us / 1e3);
-  else
-    std::snprintf(buf, sizeof buf, "%.2fs", us / 1e6);
-  return buf;
+json window_json(const Window& w) {
+  return {{"start_unix_s", w.start_unix_s},
+          {"end_unix_s", w.end_unix_s},
+          {"start_monotonic_ns", optional_json(w.start_monotonic_ns)},
+          {"end_monotonic_ns", optional_json(w.end_monotonic_ns)}};
 }
 
-void print_latency(std::ostream& out, const char* title, const LatencyHistogram& h) {
-  out << "  " << title << "\n";
-  const double mean = h.mean() / 1e3, stdev = h.stdev() / 1e3, max = h.max() / 1e3;
-  out << "    mean " << human_us(mean) << "   stdev " << human_us(stdev) << "   max "
-      << human_us(max) << "\n";
-  const std::pair<const char*, double> points[] = {{"50%", 50}, {"75%", 75},     {"90%", 90},
-                                                   {"99%", 99}, {"99.9%", 99.9}, {"99.99%", 99.99}};
-  for (const auto& [label, p] : points) {
-    char line[64];
-    std::snprintf(line, sizeof line, "    %7s %12s\n", label,
-                  human_us(h.percentile(p) / 1e3).c_str());
-    out << line;
-  }
+Window window_from_json(const json& j) {
+  Window w;
+  w.start_unix_s = j.at("start_unix_s").get<double>();
+  w.end_unix_s = j.at("end_unix_s").get<double>();
+  if (!j.at("start_monotonic_ns").is_null())
+    w.start_monotonic_ns = j["start_monotonic_ns"].get<std::int64_t>();
+  if (!j.at("end_monotonic_ns").is_null())
+    w.end_monotonic_ns = j["end_monotonic_ns"].get<std::int64_t>();
+  return w;
+}
+
+json outcomes_json(const Outcomes& o) {
+  json failed = json::object();
+  for (const auto& f : kFailedOutcomes) failed[f.key] = o.*(f.field);
+  return {{"measured", o.measured()},           {"answered_2xx", o.answered_2xx},
+          {"answered_other", o.answered_other}, {"failed", failed},
+          {"timed_out", o.timed_out},           {"open_at_end", o.open_at_end},
+          {"never_sent", o.never_sent}};
+}
+
+Outcomes outcomes_from_json(const json& j) {
+  Outcomes o;
+  o.answered_2xx = j.at("answered_2xx").get<std::uint64_t>();
+  o.answered_other = j.at("answered_other").get<std::uint64_t>();
+  for (const auto& f : kFailedOutcomes)
+    o.*(f.field) = j.at("failed").at(f.key).get<std::uint64_t>();
+  o.timed_out = j.at("timed_out").get<std::uint64_t>();
+  o.open_at_end = j.at("open_at_end").get<std::uint64_t>();
+  o.never_sent = j.at("never_sent").get<std::uint64_t>();
+  if (o.measured() != j.at("measured").get<std::uint64_t>())
+    throw std::runtime_error("outcomes do not add up to \"measured\"");
+  return o;
+}
+
+json fairness_json(const Fairness& f) {
+  json first = censored_summary_us(f.first_answer, {{"p50", 50}, {"p99", 99}, {"max", 100}}, false);
+  return {
+      {"connections", f.connections},
+      {"answered", f.answered},
+      {"answered_share",
+       f.connections ? static_cast<double>(f.answered) / static_cast<double>(f.connections) : 0.0},
+      {"first_answer_us", first},
+      {"histogram", f.first_answer.all.to_json()},
+      {"histogram_censored", f.first_answer.censored.to_json()}};
+}
+
+Fairness fairness_from_json(const json& j) {
+  Fairness f;
+  f.connections = j.at("connections").get<std::uint64_t>();
+  f.answered = j.at("answered").get<std::uint64_t>();
+  f.first_answer.all = LatencyHistogram::from_json(j.at("histogram"));
+  f.first_answer.censored = LatencyHistogram::from_json(j.at("histogram_censored"));
+  return f;
+}
+
+// The version-1 totals, kept with their meaning: requests = responses; sent =
+// requests + failed + unfinished.
+void legacy_totals(json& j, const Outcomes& o) {
+  j["requests"] = o.responses();
+  j["failed"] = o.failed() - o.failed_body + o.timed_out;
+  j["unfinished"] = o.open_at_end;
+  j["sent"] = o.measured() - o.never_sent;
 }
 
 }  // namespace
 
+double RunResult::throughput_rps() const {
+  return duration_s > 0 ? static_cast<double>(m.totals.outcomes.responses()) / duration_s : 0.0;
+}
+
+double RunResult::goodput_rps() const {
+  return duration_s > 0 ? static_cast<double>(m.totals.outcomes.answered_2xx) / duration_s : 0.0;
+}
+
 nlohmann::json to_json(const RunResult& r) {
-  const RunTotals& t = r.totals;
+  const RunTotals& t = r.m.totals;
   json status = json::object();
   for (std::size_t code = 0; code < t.status.size(); ++code) {
     if (t.status[code] != 0) status[code == 0 ? "other" : std::to_string(code)] = t.status[code];
@@ -93,51 +121,82 @@ nlohmann::json to_json(const RunResult& r) {
 
   json j = {
       {"tool", "loadgen"},
-      {"format_version", 1},
+      {"format_version", kFormatVersion},
       {"config", r.config},
-      {"start_unix_s", r.start_unix_s},
+      {"host", r.host.empty() ? json() : json(r.host)},
+      {"shard", r.shard ? json{{"index", r.shard->index},
+                               {"count", r.shard->count},
+                               {"connections", r.shard->connections},
+                               {"first_connection", r.shard->first_connection}}
+                        : json()},
+      {"clock_offset_s", r.clock_offset_s ? json(*r.clock_offset_s) : json()},
+      {"window", window_json(r.window)},
+      {"start_unix_s", r.window.start_unix_s},
       {"duration_s", r.duration_s},
-      {"requests", t.requests},
-      {"sent", t.sent},
-      {"failed", t.failed},
-      {"unfinished", t.unfinished},
+      {"outcomes", outcomes_json(t.outcomes)},
       {"bytes_read", t.bytes_read},
       {"bytes_written", t.bytes_written},
-      {"throughput_rps", r.throughput_rps},
+      {"throughput_rps", r.throughput_rps()},
+      {"goodput_rps", r.goodput_rps()},
       {"status", status},
       {"errors", errors},
       {"connections",
        {{"asked", t.slots}, {"opened", t.slots_opened}, {"not_opened", t.slots - t.slots_opened}}},
-      {"latency_us", latency_summary_us(r.corrected)},
-      {"histogram", r.corrected.to_json()},
+      {"latency_us", censored_latency_summary_us(r.m.latency)},
+      {"latency_answered_us", latency_summary_us(r.m.answered)},
+      {"histogram", r.m.latency.all.to_json()},
+      {"histogram_censored", r.m.latency.censored.to_json()},
+      {"histogram_answered", r.m.answered.to_json()},
+      {"fairness", fairness_json(r.m.fairness)},
       {"timeline", timeline_json(r)},
-      {"merged_from", r.merged_from}};
+      {"merged_from", r.merged_from},
+      {"invalid_reason", r.invalid_reason.empty() ? json() : json(r.invalid_reason)}};
+  legacy_totals(j, t.outcomes);
   if (!t.last_connect_error.empty()) j["last_connect_error"] = t.last_connect_error;
+  if (!r.parts.is_null()) j["parts"] = r.parts;
   if (r.open_loop) {
     j["target_rps"] = r.target_rps;
-    j["scheduled"] = t.scheduled;
+    j["scheduled"] = t.outcomes.measured();
     j["rate_sustained"] = !rate_not_sustained(r);
-    j["latency_uncorrected_us"] = latency_summary_us(r.uncorrected);
-    j["histogram_uncorrected"] = r.uncorrected.to_json();
+    j["schedule_kept"] = schedule_kept(r);
+    j["send_lag_us"] = {{"p50", r.m.send_lag.percentile(50) / 1000.0},
+                        {"p99", r.m.send_lag.percentile(99) / 1000.0},
+                        {"max", r.m.send_lag.max() / 1000.0}};
+    j["histogram_send_lag"] = r.m.send_lag.to_json();
+    j["latency_uncorrected_us"] = censored_latency_summary_us(r.m.uncorrected);
+    j["histogram_uncorrected"] = r.m.uncorrected.all.to_json();
+    j["histogram_uncorrected_censored"] = r.m.uncorrected.censored.to_json();
   }
   return j;
 }
 
 RunResult result_from_json(const nlohmann::json& j) {
+  const int version = j.value("format_version", 0);
+  if (version != kFormatVersion) {
+    throw std::runtime_error("format_version " + std::to_string(version) +
+                             ": only version 2 results (this loadgen's) merge; run it again");
+  }
   RunResult r;
   r.config = j.at("config");
   r.open_loop = j.contains("histogram_uncorrected");
   r.target_rps = j.value("target_rps", 0.0);
-  r.start_unix_s = j.value("start_unix_s", 0.0);
+  r.window = window_from_json(j.at("window"));
   r.duration_s = j.at("duration_s").get<double>();
-  r.throughput_rps = j.at("throughput_rps").get<double>();
   r.merged_from = j.value("merged_from", 1);
-  RunTotals& t = r.totals;
-  t.requests = j.at("requests").get<std::uint64_t>();
-  t.sent = j.value("sent", std::uint64_t{0});
-  t.failed = j.value("failed", std::uint64_t{0});
-  t.unfinished = j.value("unfinished", std::uint64_t{0});
-  t.scheduled = j.value("scheduled", std::uint64_t{0});
+  if (j.contains("host") && j["host"].is_string()) r.host = j["host"].get<std::string>();
+  if (j.contains("shard") && j["shard"].is_object()) {
+    const json& s = j["shard"];
+    r.shard = ShardInfo{s.at("index").get<int>(), s.at("count").get<int>(),
+                        s.at("connections").get<std::uint64_t>(),
+                        s.at("first_connection").get<std::uint64_t>()};
+  }
+  if (j.contains("clock_offset_s") && j["clock_offset_s"].is_number())
+    r.clock_offset_s = j["clock_offset_s"].get<double>();
+  if (j.contains("invalid_reason") && j["invalid_reason"].is_string())
+    r.invalid_reason = j["invalid_reason"].get<std::string>();
+  if (j.contains("parts")) r.parts = j["parts"];
+  RunTotals& t = r.m.totals;
+  t.outcomes = outcomes_from_json(j.at("outcomes"));
   t.bytes_read = j.value("bytes_read", std::uint64_t{0});
   t.bytes_written = j.value("bytes_written", std::uint64_t{0});
   for (const auto& [code, n] : j.at("status").items()) {
@@ -148,13 +207,20 @@ RunResult result_from_json(const nlohmann::json& j) {
   const json& errors = j.at("errors");
   for (const auto& kind : kErrorKinds)
     t.errors.*(kind.field) = errors.value(kind.key, std::uint64_t{0});
-  if (j.contains("connections")) {
-    t.slots = j["connections"].at("asked").get<std::uint64_t>();
-    t.slots_opened = j["connections"].at("opened").get<std::uint64_t>();
-  }
+  t.slots = j.at("connections").at("asked").get<std::uint64_t>();
+  t.slots_opened = j["connections"].at("opened").get<std::uint64_t>();
   t.last_connect_error = j.value("last_connect_error", "");
-  r.corrected = LatencyHistogram::from_json(j.at("histogram"));
-  if (r.open_loop) r.uncorrected = LatencyHistogram::from_json(j.at("histogram_uncorrected"));
+  r.m.latency.all = LatencyHistogram::from_json(j.at("histogram"));
+  r.m.latency.censored = LatencyHistogram::from_json(j.at("histogram_censored"));
+  r.m.answered = LatencyHistogram::from_json(j.at("histogram_answered"));
+  r.m.fairness = fairness_from_json(j.at("fairness"));
+  if (r.open_loop) {
+    r.m.uncorrected.all = LatencyHistogram::from_json(j.at("histogram_uncorrected"));
+    r.m.uncorrected.censored = LatencyHistogram::from_json(j.at("histogram_uncorrected_censored"));
+    r.m.send_lag = LatencyHistogram::from_json(j.at("histogram_send_lag"));
+  }
+  if (r.m.latency.all.count() != t.outcomes.measured())
+    throw std::runtime_error("the histogram's count differs from the measured requests");
   for (const auto& entry : j.at("timeline")) {
     const auto t_s = entry.at("t_s").get<std::uint32_t>();
     if (t_s == 0) throw std::runtime_error("timeline entry with t_s 0");
@@ -167,104 +233,16 @@ RunResult result_from_json(const nlohmann::json& j) {
 }
 
 bool rate_not_sustained(const RunResult& r) {
-  return r.open_loop && r.totals.scheduled > 0 &&
-         static_cast<double>(r.totals.sent) < 0.99 * static_cast<double>(r.totals.scheduled);
+  const Outcomes& o = r.m.totals.outcomes;
+  return r.open_loop && o.measured() > 0 &&
+         static_cast<double>(o.measured() - o.never_sent) <
+             0.99 * static_cast<double>(o.measured());
 }
 
-RunResult merge_results(const std::vector<RunResult>& runs) {
-  if (runs.empty()) throw std::runtime_error("nothing to merge");
-  RunResult m;
-  m.config = runs.front().config;
-  m.merged_from = 0;
-  m.start_unix_s = runs.front().start_unix_s;
-  std::uint64_t connections = 0;
-  double rate = 0;
-  for (const RunResult& r : runs) {
-    m.open_loop = m.open_loop || r.open_loop;
-    m.target_rps += r.target_rps;
-    m.start_unix_s = std::min(m.start_unix_s, r.start_unix_s);
-    m.duration_s = std::max(m.duration_s, r.duration_s);
-    // Side by side, rates add; averaging them would undercount.
-    m.throughput_rps += r.throughput_rps;
-    m.totals.add(r.totals);
-    m.corrected.merge(r.corrected);
-    m.uncorrected.merge(r.uncorrected);
-    for (const auto& [second, s] : r.timeline) {
-      TimelineSecond& into = m.timeline[second];
-      into.requests += s.requests;
-      into.errors += s.errors;
-      into.histogram.merge(s.histogram);
-    }
-    m.merged_from += r.merged_from;
-    connections += r.config.value("connections", std::uint64_t{0});
-    if (r.config.contains("rate") && r.config["rate"].is_number())
-      rate += r.config["rate"].get<double>();
-  }
-  m.config["connections"] = connections;
-  if (m.open_loop) m.config["rate"] = rate;
-  return m;
-}
-
-void print_summary(std::ostream& out, const RunResult& r) {
-  const RunTotals& t = r.totals;
-  print_latency(out, r.open_loop ? "Latency (corrected: from the scheduled send time)" : "Latency",
-                r.corrected);
-  if (r.open_loop)
-    print_latency(out, "Latency (uncorrected: from the actual send time)", r.uncorrected);
-  char line[160];
-  std::snprintf(line, sizeof line, "  %llu requests in %.2fs, %s read, %s written\n",
-                static_cast<unsigned long long>(t.requests), r.duration_s,
-                human_bytes(static_cast<double>(t.bytes_read)).c_str(),
-                human_bytes(static_cast<double>(t.bytes_written)).c_str());
-  out << line;
-  out << "  status:";
-  for (std::size_t code = 0; code < t.status.size(); ++code) {
-    if (t.status[code] != 0)
-      out << " " << (code == 0 ? std::string("other") : std::to_string(code)) << "="
-          << t.status[code];
-  }
-  out << "\n";
-  std::snprintf(
-      line, sizeof line, "  sent %llu, answered %llu, failed %llu, unfinished at the end %llu\n",
-      static_cast<unsigned long long>(t.sent), static_cast<unsigned long long>(t.requests),
-      static_cast<unsigned long long>(t.failed), static_cast<unsigned long long>(t.unfinished));
-  out << line;
-  if (t.errors.total() != 0) {
-    out << "  Errors:\n";
-    for (const auto& kind : kErrorKinds) {
-      const std::uint64_t n = t.errors.*(kind.field);
-      if (n == 0) continue;
-      std::snprintf(line, sizeof line, "    %-16s %12llu   %s\n", kind.key,
-                    static_cast<unsigned long long>(n), kind.meaning);
-      out << line;
-    }
-    if (!t.last_connect_error.empty())
-      out << "    (last connect error: " << t.last_connect_error << ")\n";
-  }
-  std::snprintf(line, sizeof line, "Requests/sec: %12.2f\n", r.throughput_rps);
-  out << line;
-  if (r.duration_s > 0) {
-    out << "Transfer/sec: " << human_bytes(static_cast<double>(t.bytes_read) / r.duration_s)
-        << "\n";
-  }
-  if (t.slots_opened < t.slots) {
-    out << "WARNING: CONNECTIONS: asked " << t.slots << ", got " << t.slots_opened << " ("
-        << t.slots - t.slots_opened << " never opened";
-    if (!t.last_connect_error.empty()) out << "; last error: " << t.last_connect_error;
-    out << ")\n";
-  }
-  if (r.open_loop) {
-    std::snprintf(line, sizeof line,
-                  "Target rate: %.2f/s, achieved %.2f/s (%llu of %llu scheduled requests sent)\n",
-                  r.target_rps, r.throughput_rps, static_cast<unsigned long long>(t.sent),
-                  static_cast<unsigned long long>(t.scheduled));
-    out << line;
-    if (rate_not_sustained(r)) {
-      out << "WARNING: THE TARGET RATE WAS NOT SUSTAINED: the server (or this client) fell "
-             "behind;\n"
-             "         the corrected latencies include the time requests waited to be sent.\n";
-    }
-  }
+bool schedule_kept(const RunResult& r) {
+  if (!r.open_loop || rate_not_sustained(r)) return false;
+  const LatencyHistogram& lag = r.m.send_lag;
+  return lag.count() == 0 || lag.percentile(99) <= static_cast<double>(kScheduleSlackNs);
 }
 
 }  // namespace iomodels::loadgen

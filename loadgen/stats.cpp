@@ -16,12 +16,21 @@ void ErrorCounts::add(const ErrorCounts& o) {
   body += o.body;
 }
 
+void Outcomes::add(const Outcomes& o) {
+  answered_2xx += o.answered_2xx;
+  answered_other += o.answered_other;
+  failed_read += o.failed_read;
+  failed_reset += o.failed_reset;
+  failed_write += o.failed_write;
+  failed_parse += o.failed_parse;
+  failed_body += o.failed_body;
+  timed_out += o.timed_out;
+  open_at_end += o.open_at_end;
+  never_sent += o.never_sent;
+}
+
 void RunTotals::add(const RunTotals& o) {
-  sent += o.sent;
-  requests += o.requests;
-  failed += o.failed;
-  unfinished += o.unfinished;
-  scheduled += o.scheduled;
+  outcomes.add(o.outcomes);
   bytes_read += o.bytes_read;
   bytes_written += o.bytes_written;
   for (std::size_t i = 0; i < status.size(); ++i) status[i] += o.status[i];

@@ -42,12 +42,36 @@ struct TimelineSecond {
   LatencyHistogram histogram;  // corrected latencies of that second
 };
 
+// What became of every measured request: exactly one outcome each (SPEC §5,
+// docs/loadgen.md). A request is measured if it was outstanding at some
+// moment of the window: sent (open loop: scheduled) inside it, or sent
+// before it and still unanswered when it opened.
+struct Outcomes {
+  std::uint64_t answered_2xx = 0;    // a 2xx (with a good body, for /bytes/{n})
+  std::uint64_t answered_other = 0;  // any other final status
+  std::uint64_t failed_read = 0;     // lost with a connection that failed so
+  std::uint64_t failed_reset = 0;
+  std::uint64_t failed_write = 0;
+  std::uint64_t failed_parse = 0;
+  std::uint64_t failed_body = 0;  // a 2xx whose /bytes/{n} body was wrong
+  std::uint64_t timed_out = 0;    // given up after --timeout (with its connection)
+  std::uint64_t open_at_end = 0;  // sent, unanswered when the window closed
+  std::uint64_t never_sent = 0;   // open loop: due, never written before the close
+
+  std::uint64_t failed() const {
+    return failed_read + failed_reset + failed_write + failed_parse + failed_body;
+  }
+  std::uint64_t measured() const {
+    return answered_2xx + answered_other + failed() + timed_out + open_at_end + never_sent;
+  }
+  // Responses that arrived (their latency is exact), whatever they said.
+  std::uint64_t responses() const { return answered_2xx + answered_other + failed_body; }
+  void add(const Outcomes& o);
+  bool operator==(const Outcomes&) const = default;
+};
+
 struct RunTotals {
-  std::uint64_t sent = 0;        // measured requests written
-  std::uint64_t requests = 0;    // measured responses received (any status)
-  std::uint64_t failed = 0;      // measured requests lost to an error
-  std::uint64_t unfinished = 0;  // measured requests still in flight at the end
-  std::uint64_t scheduled = 0;   // open loop: measured requests due by the end
+  Outcomes outcomes;
   std::uint64_t bytes_read = 0;
   std::uint64_t bytes_written = 0;
   std::array<std::uint64_t, 600> status{};  // by code; [0] for codes past 599

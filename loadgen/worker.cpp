@@ -25,6 +25,20 @@ constexpr std::int64_t kMaxBackoffNs = kSecond;
 // in a row on every connection (about 4 s of backoff): nothing is listening.
 constexpr int kGiveUpFailures = 12;
 
+// What a Kind of connection failure counts: one error event, and the
+// outcome of each request it loses. In the order of Worker::Kind.
+struct KindFields {
+  std::uint64_t ErrorCounts::*error;
+  std::uint64_t Outcomes::*outcome;
+};
+constexpr KindFields kKindFields[] = {
+    {&ErrorCounts::read, &Outcomes::failed_read},    // Read
+    {&ErrorCounts::reset, &Outcomes::failed_reset},  // Reset
+    {&ErrorCounts::write, &Outcomes::failed_write},  // Write
+    {&ErrorCounts::timeout, &Outcomes::timed_out},   // Timeout
+    {&ErrorCounts::parse, &Outcomes::failed_parse},  // Parse
+};
+
 std::uint64_t token(std::size_t index, std::uint32_t generation) {
   return (static_cast<std::uint64_t>(generation) << 32) | index;
 }
@@ -37,40 +51,36 @@ std::int64_t now_ns() {
   return ts.tv_sec * kSecond + ts.tv_nsec;
 }
 
-Worker::Worker(const Plan& plan, int slots, int first_slot, std::uint64_t quota, double rate)
+Worker::Worker(const Plan& plan, int slots, std::uint64_t first_slot, std::uint64_t quota)
     : plan_(plan),
       config_(*plan.config),
       slots_(static_cast<std::size_t>(slots)),
       first_slot_(first_slot),
-      quota_(quota),
-      rate_(rate),
+      quota_(plan.rate_milli > 0 ? UINT64_MAX : quota),
+      open_loop_(plan.rate_milli > 0),
+      schedule_(plan.start_ns, std::max<std::uint64_t>(plan.rate_milli, 1), plan.all_connections,
+                first_slot, static_cast<std::uint64_t>(slots)),
       // Scanning every connection for timeouts is the loop's only O(n) work;
       // with thousands of connections it runs less often (timeouts are then
       // noticed up to 50 ms late, against a default timeout of seconds).
       tick_ns_(slots <= 2000 ? 10'000'000 : 50'000'000),
       buffer_(64 * 1024) {
   for (auto& s : slots_) {
-    s.parser = ResponseParser(config_.pattern_length);
+    s.parser = ResponseParser(config_.pattern_length, config_.expect_no_body);
     s.ring.resize(static_cast<std::size_t>(config_.pipeline));
   }
   if (config_.connect_rate > 0) {
-    ramp_interval_ns_ = static_cast<std::int64_t>(kSecond * config_.threads / config_.connect_rate);
+    // This process's share of the connect rate, spread over its threads.
+    ramp_interval_ns_ = static_cast<std::int64_t>(kSecond * config_.threads * config_.shard_count /
+                                                  config_.connect_rate);
   }
-  if (rate_ > 0 && quota_ != UINT64_MAX) {
-    // The measured requests are the first `quota` scheduled after the warm-up.
-    std::uint64_t first = static_cast<std::uint64_t>(
-        std::max(0.0, std::floor((plan_.measure_start_ns - plan_.start_ns) * rate_ / kSecond)));
-    while (first > 0 && scheduled_time(first - 1) >= plan_.measure_start_ns) --first;
-    while (scheduled_time(first) < plan_.measure_start_ns) ++first;
-    open_loop_limit_ = first + quota_;
-  }
+  // Open loop with --requests: the global requests before `quota` are ours
+  // to send (quota already counts the warm-up's), the rest are not.
+  if (open_loop_ && quota != UINT64_MAX)
+    open_loop_limit_ = schedule_.first_local_at_or_after(quota);
 }
 
 Worker::~Worker() = default;
-
-std::int64_t Worker::scheduled_time(std::uint64_t k) const {
-  return plan_.start_ns + static_cast<std::int64_t>(static_cast<double>(k) * kSecond / rate_);
-}
 
 void Worker::set_interest(Slot& s, bool out) {
   if (s.want_out == out) return;
@@ -84,38 +94,23 @@ void Worker::set_interest(Slot& s, bool out) {
 
 void Worker::start_connect(std::size_t i, std::int64_t now) {
   Slot& s = slots_[i];
-  const Address& target = plan_.target;
-  Fd fd(::socket(target.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return connect_failed(i, errno, false, now);
-  set_nodelay(fd.get());
-  if (!plan_.sources.empty()) {
-    const Address& source = plan_.sources[(first_slot_ + i) % plan_.sources.size()];
-    // Without IP_BIND_ADDRESS_NO_PORT, bind() picks the port before the
-    // destination is known, so every source address is limited to one
-    // ephemeral range over all destinations; with it, the port is chosen at
-    // connect() per (source, destination) pair.
-    int one = 1;
-    setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&source.addr), source.len) < 0) {
-      return connect_failed(i, errno, false, now);
-    }
-  }
-  const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&target.addr), target.len);
-  if (rc < 0 && errno != EINPROGRESS) return connect_failed(i, errno, false, now);
-
-  s.fd = std::move(fd);
+  const Address* source =
+      plan_.sources.empty() ? nullptr : &plan_.sources[(first_slot_ + i) % plan_.sources.size()];
+  Connecting c = start_connection(plan_.target, source);
+  if (!c.fd) return connect_failed(i, c.error, false, now);
+  s.fd = std::move(c.fd);
   ++s.generation;
   epoll_event ev{};
-  ev.events = rc == 0 ? EPOLLIN : EPOLLIN | EPOLLOUT;
+  ev.events = c.done ? EPOLLIN : EPOLLIN | EPOLLOUT;
   ev.data.u64 = token(i, s.generation);
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s.fd.get(), &ev) < 0) {
     s.fd.reset();
     return connect_failed(i, errno, false, now);
   }
-  s.want_out = rc != 0;
+  s.want_out = !c.done;
   s.state = State::Connecting;
   s.deadline_ns = now + config_.connect_timeout_ns;
-  if (rc == 0) on_connected(i, now);
+  if (c.done) on_connected(i, now);
 }
 
 void Worker::connect_failed(std::size_t i, int error, bool timed_out, std::int64_t now) {
@@ -154,13 +149,29 @@ void Worker::on_connected(std::size_t i, std::int64_t now) {
   try_send(i, now);
 }
 
-void Worker::close_slot(std::size_t i) {
-  Slot& s = slots_[i];
-  for (std::uint32_t n = 0; n < s.in_flight; ++n) {
-    if (measured(s.ring[(s.head + n) % s.ring.size()].scheduled_ns)) ++totals_.failed;
+void Worker::give_up_in_flight(Slot& s, Kind kind, std::int64_t now) {
+  // Given up inside the window: each request enters with its age, a lower
+  // bound of the latency it would have had. Before the window: not measured.
+  if (measured(now)) {
+    std::uint64_t& outcome = totals_.outcomes.*(kKindFields[static_cast<int>(kind)].outcome);
+    for (std::uint32_t n = 0; n < s.in_flight; ++n) {
+      const InFlight& r = s.ring[(s.head + n) % s.ring.size()];
+      ++outcome;
+      m_.latency.record_lower_bound(static_cast<std::uint64_t>(now - r.scheduled_ns));
+      if (open_loop_)
+        m_.uncorrected.record_lower_bound(static_cast<std::uint64_t>(now - r.sent_ns));
+    }
   }
   in_flight_total_ -= s.in_flight;
   s.in_flight = 0;
+  s.head = 0;
+}
+
+void Worker::close_slot(std::size_t i) {
+  Slot& s = slots_[i];
+  // Every path that loses requests gives them up first (fail()); a close
+  // with none in flight is a reconnect.
+  if (s.in_flight != 0) give_up_in_flight(s, Kind::Read, now_ns());
   s.head = 0;
   s.write_begin = s.write_end = 0;
   s.want_out = false;
@@ -173,7 +184,7 @@ void Worker::close_slot(std::size_t i) {
 void Worker::reconnect(std::size_t i, std::int64_t now) {
   close_slot(i);
   // A closed loop with its requests all sent needs no new connection.
-  if (rate_ == 0 && quota_ == 0) {
+  if (!open_loop_ && quota_ == 0) {
     slots_[i].state = State::Finished;
     return;
   }
@@ -183,26 +194,10 @@ void Worker::reconnect(std::size_t i, std::int64_t now) {
 void Worker::fail(std::size_t i, Kind kind, std::int64_t now) {
   roll_seconds(now);
   if (measured(now)) {
-    ErrorCounts& e = totals_.errors;
-    switch (kind) {
-      case Kind::Read:
-        ++e.read;
-        break;
-      case Kind::Reset:
-        ++e.reset;
-        break;
-      case Kind::Write:
-        ++e.write;
-        break;
-      case Kind::Timeout:
-        ++e.timeout;
-        break;
-      case Kind::Parse:
-        ++e.parse;
-        break;
-    }
+    ++(totals_.errors.*(kKindFields[static_cast<int>(kind)].error));
     ++current_.errors;
   }
+  give_up_in_flight(slots_[i], kind, now);
   reconnect(i, now);
 }
 
@@ -218,7 +213,13 @@ void Worker::on_event(std::size_t i, std::uint32_t events) {
     return;
   }
   if (s.state != State::Open) return;
-  if ((events & EPOLLOUT) && s.write_begin != s.write_end && !flush(i)) return;
+  if ((events & EPOLLOUT) && s.write_begin != s.write_end) {
+    if (!flush(i)) return;
+    // Requests that fell due while this write was pending wait for nothing
+    // else: without this they would wait for the next response, which may
+    // never come.
+    if (s.write_begin == s.write_end && !(events & EPOLLIN)) try_send(i, now_ns());
+  }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(i);
 }
 
@@ -247,7 +248,7 @@ void Worker::try_send(std::size_t i, std::int64_t now) {
   if (s.state != State::Open || s.write_begin != s.write_end) return;
   const std::uint64_t depth = s.ring.size();
   std::uint64_t k;
-  if (rate_ == 0) {
+  if (!open_loop_) {
     // Closed loop, as wrk: the next batch when the whole previous one is in.
     if (s.in_flight != 0) return;
     k = depth;
@@ -265,21 +266,20 @@ void Worker::try_send(std::size_t i, std::int64_t now) {
   }
   if (k == 0) return;
 
-  const std::size_t n = slots_.size();
+  const bool in_window = measured(now);
   for (std::uint64_t j = 0; j < k; ++j) {
     std::int64_t scheduled = now;
-    if (rate_ > 0) {
-      scheduled = scheduled_time(i + s.sent_seq * n);
+    if (open_loop_) {
+      scheduled = schedule_.time_of(i, s.sent_seq);
       ++s.sent_seq;
       --backlog_;
+      if (in_window) m_.send_lag.record(static_cast<std::uint64_t>(now - scheduled));
     }
     s.ring[(s.head + s.in_flight) % depth] = {scheduled, now};
     ++s.in_flight;
-    if (measured(scheduled)) {
-      ++totals_.sent;
-      if (rate_ == 0 && quota_ != UINT64_MAX) --quota_;
-    }
   }
+  if (!open_loop_ && in_window && quota_ != UINT64_MAX) quota_ -= k;
+  if (s.first_send_ns == 0) s.first_send_ns = now;
   in_flight_total_ += k;
   s.conn_sent += k;
   s.write_begin = 0;
@@ -331,21 +331,31 @@ void Worker::on_response(std::size_t i, const Response& r, std::int64_t now) {
   s.head = (s.head + 1) % static_cast<std::uint32_t>(s.ring.size());
   --s.in_flight;
   --in_flight_total_;
-  if (measured(request.scheduled_ns)) {
+  // Answered inside the window: measured, whenever it was sent (a request
+  // sent in the warm-up and answered now was outstanding at the opening).
+  if (measured(now)) {
     roll_seconds(now);
     const auto latency = static_cast<std::uint64_t>(now - request.scheduled_ns);
-    corrected_.record(latency);
-    if (rate_ > 0) uncorrected_.record(static_cast<std::uint64_t>(now - request.sent_ns));
+    m_.answered.record(latency);
+    if (open_loop_) m_.uncorrected.all.record(static_cast<std::uint64_t>(now - request.sent_ns));
     current_.histogram.record(latency);
     ++current_.requests;
-    ++totals_.requests;
+    last_answer_ns_ = now;
     ++totals_.status[r.status >= 0 && r.status < 600 ? r.status : 0];
-    if (r.status >= 400) {
-      ++totals_.errors.status;
-      ++current_.errors;
+    Outcomes& o = totals_.outcomes;
+    if (r.status < 200 || r.status >= 300) {
+      ++o.answered_other;
+      if (r.status >= 400) {
+        ++totals_.errors.status;
+        ++current_.errors;
+      }
     } else if (!r.body_ok) {
+      ++o.failed_body;
       ++totals_.errors.body;
       ++current_.errors;
+    } else {
+      ++o.answered_2xx;
+      if (s.first_answer_ns == 0) s.first_answer_ns = now;
     }
   }
   if (!r.keep_alive) {
@@ -355,15 +365,57 @@ void Worker::on_response(std::size_t i, const Response& r, std::int64_t now) {
   }
 }
 
+void Worker::close_window(std::int64_t close) {
+  const bool opened = close >= plan_.measure_start_ns;
+  const auto age = [close](std::int64_t since) {
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, close - since));
+  };
+  const auto waiting = [&](std::int64_t since) {
+    oldest_waiting_ns_ = std::max<std::int64_t>(oldest_waiting_ns_, close - since);
+    return age(since);
+  };
+  Outcomes& o = totals_.outcomes;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (opened) {
+      // Still unanswered: lower bounds, aged to the close.
+      for (std::uint32_t n = 0; n < s.in_flight; ++n) {
+        const InFlight& r = s.ring[(s.head + n) % s.ring.size()];
+        ++o.open_at_end;
+        m_.latency.record_lower_bound(waiting(r.scheduled_ns));
+        if (open_loop_) m_.uncorrected.record_lower_bound(age(r.sent_ns));
+      }
+      for (std::uint64_t j = s.sent_seq; j < s.due; ++j) {
+        ++o.never_sent;
+        m_.latency.record_lower_bound(waiting(schedule_.time_of(i, j)));
+      }
+      const std::int64_t from = std::max(plan_.measure_start_ns, s.first_send_ns);
+      if (s.first_answer_ns != 0) {
+        ++m_.fairness.answered;
+        m_.fairness.first_answer.record_exact(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.first_answer_ns - from)));
+      } else {
+        m_.fairness.first_answer.record_lower_bound(age(from));
+      }
+    }
+    s.in_flight = 0;
+    if (s.ever_opened) ++totals_.slots_opened;
+    s.fd.reset();
+  }
+  if (opened) m_.fairness.connections = slots_.size();
+  m_.latency.all.merge(m_.answered);
+  totals_.slots = slots_.size();
+  in_flight_total_ = 0;
+}
+
 void Worker::assign_due(std::int64_t now) {
   const std::size_t n = slots_.size();
   while (next_k_ < open_loop_limit_) {
-    const std::int64_t t = scheduled_time(next_k_);
+    const std::int64_t t = schedule_.time(next_k_);
     if (t > now || t >= plan_.end_ns) break;
     const std::size_t i = next_k_ % n;
     ++slots_[i].due;
     ++backlog_;
-    if (measured(t)) ++totals_.scheduled;
     ++next_k_;
     try_send(i, now);
   }
@@ -416,9 +468,11 @@ std::vector<std::pair<std::uint32_t, TimelineSecond>> Worker::take_seconds() {
 
 bool Worker::finished(std::int64_t now) const {
   if (gave_up_ || now >= plan_.end_ns || plan_.stop.load(std::memory_order_relaxed)) return true;
-  if (quota_ == UINT64_MAX) return false;
-  if (rate_ == 0) return quota_ == 0 && in_flight_total_ == 0;
-  return next_k_ == open_loop_limit_ && backlog_ == 0 && in_flight_total_ == 0;
+  if (open_loop_) {
+    return open_loop_limit_ != UINT64_MAX && next_k_ == open_loop_limit_ && backlog_ == 0 &&
+           in_flight_total_ == 0;
+  }
+  return quota_ == 0 && in_flight_total_ == 0;
 }
 
 void Worker::run() {
@@ -441,13 +495,13 @@ void Worker::run() {
            plan_.start_ns + static_cast<std::int64_t>(ramp_next_) * ramp_interval_ns_ <= now) {
       start_connect(ramp_next_++, now);
     }
-    if (rate_ > 0) assign_due(now);
+    if (open_loop_) assign_due(now);
+    if (finished(now)) break;
     if (now >= next_tick_ns_) {
       housekeeping(now);
       next_tick_ns_ = now + tick_ns_;
     }
     roll_seconds(now);
-    if (finished(now)) break;
 
     // Sleep until the next thing the loop must do by the clock.
     std::int64_t wake = std::min(next_tick_ns_, plan_.end_ns);
@@ -458,12 +512,14 @@ void Worker::run() {
       wake = std::min(wake,
                       plan_.start_ns + static_cast<std::int64_t>(ramp_next_) * ramp_interval_ns_);
     }
-    if (rate_ > 0 && next_k_ < open_loop_limit_) wake = std::min(wake, scheduled_time(next_k_));
+    if (open_loop_ && next_k_ < open_loop_limit_) wake = std::min(wake, schedule_.time(next_k_));
     const std::int64_t wait = std::max<std::int64_t>(0, wake - now);
     const timespec timeout{wait / kSecond, wait % kSecond};
     // epoll_pwait2 takes a nanosecond timeout: epoll_wait's milliseconds
     // would bunch an open-loop schedule into 1 ms bursts.
     const int n = epoll_pwait2(epoll_.get(), events.data(), kMaxEvents, &timeout, nullptr);
+    // Past the window's end nothing more is counted: the loop ends next turn.
+    if (n > 0 && now_ns() >= plan_.end_ns) continue;
     for (int e = 0; e < n; ++e) {
       const std::size_t i = events[e].data.u64 & 0xffffffffu;
       const auto generation = static_cast<std::uint32_t>(events[e].data.u64 >> 32);
@@ -472,17 +528,7 @@ void Worker::run() {
   }
 
   finished_ns_ = now;
-  // Requests still out when the time is up are neither answered nor failed.
-  for (auto& s : slots_) {
-    for (std::uint32_t n = 0; n < s.in_flight; ++n) {
-      if (measured(s.ring[(s.head + n) % s.ring.size()].scheduled_ns)) ++totals_.unfinished;
-    }
-    s.in_flight = 0;
-    if (s.ever_opened) ++totals_.slots_opened;
-    s.fd.reset();
-  }
-  totals_.slots = slots_.size();
-  in_flight_total_ = 0;
+  close_window(std::min(now, plan_.end_ns));
   roll_seconds(std::min(now, plan_.end_ns - 1));
   if (now >= plan_.measure_start_ns &&
       (current_.requests != 0 || current_.errors != 0 ||

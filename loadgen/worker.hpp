@@ -13,17 +13,15 @@
 #include <vector>
 
 #include "loadgen/config.hpp"
+#include "loadgen/connect.hpp"
 #include "loadgen/latency_histogram.hpp"
+#include "loadgen/measurements.hpp"
 #include "loadgen/response_parser.hpp"
+#include "loadgen/schedule.hpp"
 #include "loadgen/stats.hpp"
 #include "net/fd.hpp"
 
 namespace iomodels::loadgen {
-
-struct Address {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-};
 
 // What all workers share, read-only while they run (except `stop`).
 struct Plan {
@@ -35,6 +33,10 @@ struct Plan {
   std::int64_t start_ns = 0;          // CLOCK_MONOTONIC
   std::int64_t measure_start_ns = 0;  // start + warm-up
   std::int64_t end_ns = INT64_MAX;    // measure_start + duration, or never
+  // Open loop: the rate over all connections of all shards, in requests per
+  // 1000 s (0: closed loop), and those connections' number.
+  std::uint64_t rate_milli = 0;
+  std::uint64_t all_connections = 0;
   std::atomic<bool> stop{false};
 };
 
@@ -43,10 +45,10 @@ std::int64_t now_ns();  // CLOCK_MONOTONIC through the vDSO: no syscall
 class Worker {
  public:
   // slots: this thread's connections; first_slot: their global numbering
-  // (for the source address and the open-loop phase); quota: measured
-  // requests to send (UINT64_MAX: no limit); rate: this thread's requests/s
-  // (0: closed loop).
-  Worker(const Plan& plan, int slots, int first_slot, std::uint64_t quota, double rate);
+  // over all threads and shards (for the source address and the open-loop
+  // schedule); quota: closed loop, measured requests to send (UINT64_MAX: no
+  // limit); open loop, the last global request + 1 (UINT64_MAX: no limit).
+  Worker(const Plan& plan, int slots, std::uint64_t first_slot, std::uint64_t quota);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -58,10 +60,12 @@ class Worker {
   bool done() const { return done_.load(std::memory_order_acquire); }
 
   // Valid after run() returned.
-  const RunTotals& totals() const { return totals_; }
-  const LatencyHistogram& corrected() const { return corrected_; }
-  const LatencyHistogram& uncorrected() const { return uncorrected_; }
+  const Measurements& measurements() const { return m_; }
   std::int64_t finished_ns() const { return finished_ns_; }  // when the loop stopped
+  // When the last measured response arrived (0: none).
+  std::int64_t last_answer_ns() const { return last_answer_ns_; }
+  // The longest any request open or unsent at the close had waited.
+  std::int64_t oldest_waiting_ns() const { return oldest_waiting_ns_; }
 
  private:
   struct InFlight {
@@ -83,7 +87,11 @@ class Worker {
     int connect_failures = 0;      // in a row
     bool ever_opened = false;
     std::uint64_t due = 0, sent_seq = 0;  // open loop: requests assigned, sent
+    std::int64_t first_send_ns = 0;       // fairness: when it first sent
+    std::int64_t first_answer_ns = 0;     // fairness: its first 2xx in the window
   };
+  // Why a connection is given up, and so the outcome of its requests
+  // (kKindFields in worker.cpp follows this order).
   enum class Kind { Read, Reset, Write, Timeout, Parse };
 
   void start_connect(std::size_t i, std::int64_t now);
@@ -95,11 +103,12 @@ class Worker {
   void try_send(std::size_t i, std::int64_t now);
   void on_response(std::size_t i, const Response& r, std::int64_t now);
   void fail(std::size_t i, Kind kind, std::int64_t now);
+  void give_up_in_flight(Slot& s, Kind kind, std::int64_t now);
+  void close_window(std::int64_t close);
   void close_slot(std::size_t i);
   void reconnect(std::size_t i, std::int64_t now);
   void housekeeping(std::int64_t now);
   void assign_due(std::int64_t now);
-  std::int64_t scheduled_time(std::uint64_t k) const;
   bool measured(std::int64_t t) const { return t >= plan_.measure_start_ns; }
   void count_error(std::int64_t now);
   void roll_seconds(std::int64_t now);
@@ -109,11 +118,11 @@ class Worker {
   const Plan& plan_;
   const Config& config_;
   std::vector<Slot> slots_;
-  int first_slot_;
-  std::uint64_t quota_;  // measured requests left to send
-  double rate_;
-  std::int64_t interval_ns_ = 0;  // open loop: between this thread's requests
-  std::uint64_t next_k_ = 0;      // open loop: the next request to assign
+  std::uint64_t first_slot_;
+  std::uint64_t quota_;  // closed loop: measured requests left to send
+  bool open_loop_;
+  OpenLoopSchedule schedule_;
+  std::uint64_t next_k_ = 0;  // open loop: the next request to assign
   std::uint64_t open_loop_limit_ = UINT64_MAX;
   std::size_t ramp_next_ = 0;  // next slot to open for the first time
   std::int64_t ramp_interval_ns_ = 0;
@@ -125,8 +134,14 @@ class Worker {
   Fd epoll_;
   std::vector<char> buffer_;
 
-  RunTotals totals_;
-  LatencyHistogram corrected_, uncorrected_;
+  // During the run the responses go to m_.answered (and, open loop, to
+  // m_.uncorrected.all) only, the lower bounds to both `all` and `censored`:
+  // one record per response. close_window() adds `answered` into
+  // m_.latency.all.
+  Measurements m_;
+  RunTotals& totals_ = m_.totals;
+  std::int64_t last_answer_ns_ = 0;
+  std::int64_t oldest_waiting_ns_ = 0;
   std::int64_t second_ = 0;  // index of the timeline second being filled
   TimelineSecond current_;
   std::mutex seconds_mutex_;

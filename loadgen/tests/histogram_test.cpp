@@ -11,10 +11,33 @@ using iomodels::loadgen::LatencyHistogram;
 
 namespace {
 
-// The exact percentile of sorted values, with the same rank rule.
+// The exact percentile of sorted values, with the same rank rule
+// (ceil(p/100 * n), p given in parts per million of a percent's hundredth).
 double exact_percentile(const std::vector<std::uint64_t>& sorted, double p) {
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * sorted.size()));
+  const auto ppm = static_cast<std::uint64_t>(std::llround(p * 10'000));
+  const std::size_t rank = (ppm * sorted.size() + 999'999) / 1'000'000;
   return static_cast<double>(sorted[std::max<std::size_t>(rank, 1) - 1]);
+}
+
+// k * 1000 values of which the k largest are 200 ns and the rest 100 ns:
+// p99.9 is the value of rank 999k, a 100. A floating-point rank
+// (ceil(0.999 * 1000) = 1000) read the maximum instead.
+TEST(LatencyHistogram, IntegerRankAtExactMultiplesOfTheCount) {
+  for (std::uint64_t k = 1; k <= 64; ++k) {
+    LatencyHistogram h;
+    for (std::uint64_t i = 0; i < 999 * k; ++i) h.record(100);
+    for (std::uint64_t i = 0; i < k; ++i) h.record(200);
+    ASSERT_EQ(h.rank_of(99.9), 999 * k) << "count " << h.count();
+    ASSERT_EQ(h.percentile(99.9), 100.0) << "count " << h.count();
+  }
+  LatencyHistogram h;
+  for (int i = 0; i < 9999; ++i) h.record(100);
+  h.record(200);
+  EXPECT_EQ(h.rank_of(99.99), 9999u);
+  EXPECT_EQ(h.percentile(99.99), 100.0);
+  EXPECT_EQ(h.rank_of(50), 5000u);
+  EXPECT_EQ(h.rank_of(100), 10000u);
+  EXPECT_EQ(h.rank_of(0.00001), 1u);
 }
 
 TEST(LatencyHistogram, BucketsTileTheRangeWithoutGaps) {

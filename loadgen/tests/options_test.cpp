@@ -25,3 +25,23 @@ TEST(Options, SourceAddressRanges) {
   EXPECT_THROW(expand_source_addrs("127.0.0.9-127.0.0.1"), std::invalid_argument);
   EXPECT_THROW(expand_source_addrs("x-y"), std::invalid_argument);
 }
+
+// Times that would overflow 64-bit nanoseconds (or come close enough that
+// start + warm-up + duration would) are refused, never wrapped.
+TEST(Options, DurationsThatWouldOverflowAreRefused) {
+  EXPECT_THROW(parse_duration_ns("9e9"), std::invalid_argument);
+  EXPECT_THROW(parse_duration_ns("1e11"), std::invalid_argument);
+  EXPECT_THROW(parse_duration_ns("1e300h"), std::invalid_argument);
+  EXPECT_THROW(parse_duration_ns("inf"), std::invalid_argument);
+  EXPECT_THROW(parse_duration_ns("nan"), std::invalid_argument);
+  EXPECT_EQ(parse_duration_ns("1000000s"), kMaxDurationNs);
+  EXPECT_THROW(parse_duration_ns("1000001s"), std::invalid_argument);
+}
+
+TEST(Options, Shards) {
+  EXPECT_EQ(parse_shard("1/1"), std::make_pair(1, 1));
+  EXPECT_EQ(parse_shard("3/4"), std::make_pair(3, 4));
+  for (const char* bad : {"0/4", "5/4", "4", "a/b", "1/0", "-1/2", "1/2/3", ""}) {
+    EXPECT_THROW(parse_shard(bad), std::invalid_argument) << bad;
+  }
+}

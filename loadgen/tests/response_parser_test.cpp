@@ -2,6 +2,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "loadgen/response_parser.hpp"
 #include "protocol/body_pattern.hpp"
@@ -29,6 +30,49 @@ TEST(ResponseParser, PipelinedResponsesOneAtATime) {
   ASSERT_EQ(r.status, ParseStatus::Complete);
   EXPECT_EQ(p.response().status, 404);
   EXPECT_EQ(r.consumed, rest.size());
+}
+
+// An interim response is not the answer: the final one that follows is.
+// Taken as the answer, the 200 after it was an answer to nothing.
+TEST(ResponseParser, InterimResponsesAreSkipped) {
+  const std::string data =
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 102 Processing\r\n\r\n" +
+      ok("abc") + ok("de");
+  for (std::size_t piece : {data.size(), std::size_t{1}, std::size_t{7}}) {
+    ResponseParser p;
+    std::vector<int> statuses;
+    for (std::size_t at = 0; at < data.size();) {
+      std::span<const char> chunk(data.data() + at, std::min(piece, data.size() - at));
+      at += chunk.size();
+      while (!chunk.empty()) {
+        const auto r = p.feed(chunk);
+        ASSERT_NE(r.status, ParseStatus::Error);
+        if (r.status == ParseStatus::NeedMore) break;
+        statuses.push_back(p.response().status);
+        EXPECT_EQ(p.response().body_bytes, statuses.size() == 1 ? 3u : 2u);
+        chunk = chunk.subspan(r.consumed);
+      }
+    }
+    EXPECT_EQ(statuses, (std::vector<int>{200, 200})) << "pieces of " << piece;
+  }
+}
+
+// The answer to a HEAD has the GET's Content-Length and no body; waiting
+// for the body would hang until the timeout and eat the next response.
+TEST(ResponseParser, HeadAnswersHaveNoBody) {
+  ResponseParser p(std::nullopt, true);
+  const std::string data =
+      "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n";
+  std::span<const char> rest(data);
+  auto r = p.feed(rest);
+  ASSERT_EQ(r.status, ParseStatus::Complete);
+  EXPECT_EQ(p.response().body_bytes, 0u);
+  EXPECT_EQ(r.consumed, data.size() / 2);
+  r = p.feed(rest.subspan(r.consumed));
+  ASSERT_EQ(r.status, ParseStatus::Complete);
+  EXPECT_EQ(p.response().status, 200);
 }
 
 TEST(ResponseParser, ByteByByte) {

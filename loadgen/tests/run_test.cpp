@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loadgen/latency_histogram.hpp"
+#include "loadgen/tests/run_helpers.hpp"
 #include "loadgen/tests/test_server.hpp"
 
 using namespace iomodels::loadgen;
@@ -28,111 +29,6 @@ using namespace iomodels::loadgen::testing;
 using nlohmann::json;
 
 namespace {
-
-struct Output {
-  int status = -1;
-  std::string out, err;
-  json result;  // the --json file, when written
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/loadgen-test-XXXXXX";
-    path_ = mkdtemp(pattern);
-  }
-  ~TempDir() { std::system(("rm -rf " + path_).c_str()); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// Runs a program with its output in files; nofile: an RLIMIT_NOFILE for it.
-Output run(const std::string& program, std::vector<std::string> args,
-           std::optional<rlim_t> nofile = std::nullopt) {
-  TempDir dir;
-  const std::string out_path = dir.file("out"), err_path = dir.file("err");
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(program.c_str()));
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec: this process has threads.
-    if (nofile) {
-      rlimit l{*nofile, *nofile};
-      setrlimit(RLIMIT_NOFILE, &l);
-    }
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(program.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  Output o;
-  o.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = slurp(out_path);
-  o.err = slurp(err_path);
-  return o;
-}
-
-// loadgen with --json; the parsed result is in Output::result.
-Output loadgen(std::vector<std::string> args, std::optional<rlim_t> nofile = std::nullopt) {
-  TempDir dir;
-  const std::string json_path = dir.file("result.json");
-  args.insert(args.begin(), {"--quiet", "--json", json_path});
-  Output o = run(LOADGEN_PATH, args, nofile);
-  const std::string text = slurp(json_path);
-  if (!text.empty()) o.result = json::parse(text);
-  return o;
-}
-
-std::string url(std::uint16_t port, const std::string& path = "/hello") {
-  return "http://127.0.0.1:" + std::to_string(port) + path;
-}
-
-std::uint64_t u(const json& j, const char* key) {
-  return j.at(key).get<std::uint64_t>();
-}
-
-// The invariants every result must satisfy, whatever the server did.
-void expect_consistent(const json& r) {
-  EXPECT_EQ(u(r, "sent"), u(r, "requests") + u(r, "failed") + u(r, "unfinished")) << r.dump();
-  std::uint64_t by_status = 0, timeline_requests = 0, timeline_errors = 0;
-  for (const auto& [code, n] : r["status"].items()) by_status += n.get<std::uint64_t>();
-  EXPECT_EQ(by_status, u(r, "requests"));
-  for (const auto& t : r["timeline"]) {
-    timeline_requests += u(t, "requests");
-    timeline_errors += u(t, "errors");
-  }
-  EXPECT_EQ(timeline_requests, u(r, "requests"));
-  EXPECT_EQ(timeline_errors, u(r["errors"], "total"));
-  EXPECT_EQ(u(r["histogram"], "count"), u(r, "requests"));
-  std::uint64_t kinds = 0;
-  for (const char* k : {"connect_refused", "connect_timeout", "connect_reset", "connect_other",
-                        "read", "reset", "write", "timeout", "status", "parse", "body"}) {
-    kinds += u(r["errors"], k);
-  }
-  EXPECT_EQ(kinds, u(r["errors"], "total"));
-  for (const char* key :
-       {"config", "duration_s", "throughput_rps", "latency_us", "histogram", "timeline"}) {
-    EXPECT_TRUE(r.contains(key)) << key;
-  }
-  for (const char* key : {"p50", "p75", "p90", "p99", "p99_9", "p99_99", "max", "mean", "stdev"}) {
-    EXPECT_TRUE(r["latency_us"].contains(key)) << key;
-  }
-}
 
 TEST(LoadgenRun, ClosedLoopCountsAddUp) {
   TestServer server;
@@ -340,29 +236,15 @@ TEST(LoadgenRun, BadOptionsExit2) {
 
 TEST(LoadgenRun, MergeAddsCountsAndHistograms) {
   TestServer server;
-  const Output a = loadgen({"-c", "2", "-n", "1000", url(server.port())});
-  const Output b = loadgen({"-c", "3", "-n", "1500", url(server.port())});
-  ASSERT_EQ(a.status, 0);
-  ASSERT_EQ(b.status, 0);
+  const auto outs = side_by_side(
+      {{"-c", "2", "-d", "1s", url(server.port())}, {"-c", "3", "-d", "1s", url(server.port())}});
+  ASSERT_EQ(outs[0].status, 0) << outs[0].err;
+  ASSERT_EQ(outs[1].status, 0) << outs[1].err;
   TempDir dir;
-  {
-    std::ofstream(dir.file("a.json")) << a.result.dump();
-    std::ofstream(dir.file("b.json")) << b.result.dump();
-  }
-  const Output m = run(LOADGEN_PATH, {"--merge", dir.file("a.json"), dir.file("b.json"), "--json",
-                                      dir.file("m.json")});
+  const Output m = merge(dir, {outs[0].result, outs[1].result});
   ASSERT_EQ(m.status, 0) << m.err;
-  const json r = json::parse(slurp(dir.file("m.json")));
-  expect_consistent(r);
-  EXPECT_EQ(u(r, "requests"), 2500u);
-  EXPECT_EQ(u(r["status"], "200"), 2500u);
-  EXPECT_EQ(u(r["config"], "connections"), 5u);
-  EXPECT_EQ(u(r, "merged_from"), 2u);
-  LatencyHistogram expected = LatencyHistogram::from_json(a.result["histogram"]);
-  expected.merge(LatencyHistogram::from_json(b.result["histogram"]));
-  EXPECT_EQ(LatencyHistogram::from_json(r["histogram"]), expected);
-  EXPECT_DOUBLE_EQ(r["throughput_rps"].get<double>(), a.result["throughput_rps"].get<double>() +
-                                                          b.result["throughput_rps"].get<double>());
+  expect_merged_is_sum(m.result, {outs[0].result, outs[1].result});
+  EXPECT_EQ(u(m.result["config"], "connections"), 5u);
 }
 
 TEST(LoadgenRun, SigintStopsEarlyAndStillWritesResults) {

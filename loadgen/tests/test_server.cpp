@@ -29,7 +29,8 @@ struct Pending {
 struct Conn {
   Fd fd;
   std::string in;
-  std::deque<Pending> out;  // in request order; each sent once ready
+  std::size_t skip_body = 0;  // bytes of the current request's body still to skip
+  std::deque<Pending> out;    // in request order; each sent once ready
   std::string sending;
   bool dead = false;
 };
@@ -41,10 +42,23 @@ std::string response(int status, std::string_view body) {
   return r;
 }
 
+// The Content-Length of a request head, 0 without one.
+std::size_t content_length(const std::string& head) {
+  std::size_t at = 0;
+  while ((at = head.find("\r\n", at)) != std::string::npos) {
+    at += 2;
+    if (head.compare(at, 15, "Content-Length:") == 0) return std::stoul(head.substr(at + 15));
+  }
+  return 0;
+}
+
 }  // namespace
 
-TestServer::TestServer(Behaviour behaviour) : behaviour_(behaviour) {
+TestServer::TestServer(Behaviour behaviour, int receive_buffer) : behaviour_(behaviour) {
   listener_ = listen_tcp({.host = "127.0.0.1", .port = 0, .backlog = 1024, .nonblocking = true});
+  // Accepted sockets inherit it; set before any connection arrives.
+  if (receive_buffer > 0)
+    setsockopt(listener_.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   port_ = local_port(listener_.get());
   thread_ = std::thread([this] { serve(); });
 }
@@ -78,7 +92,7 @@ void TestServer::serve() {
         Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) break;
         set_nodelay(fd.get());
-        conns.push_back(Conn{std::move(fd), {}, {}, {}, false});
+        conns.push_back(Conn{std::move(fd), {}, 0, {}, {}, false});
       }
     }
     if (stalled) continue;
@@ -94,10 +108,19 @@ void TestServer::serve() {
           c.dead = true;
       }
       std::size_t end;
-      while (!c.dead && (end = c.in.find("\r\n\r\n")) != std::string::npos) {
+      for (;;) {
+        if (c.skip_body > 0) {
+          const std::size_t n = std::min(c.skip_body, c.in.size());
+          c.in.erase(0, n);
+          c.skip_body -= n;
+          if (c.skip_body > 0) break;
+        }
+        if (c.dead || (end = c.in.find("\r\n\r\n")) == std::string::npos) break;
         const std::string head = c.in.substr(0, end);
         c.in.erase(0, end + 4);
+        c.skip_body = content_length(head);
         ++requests_;
+        const bool head_only = head.compare(0, 5, "HEAD ") == 0;
         const auto sp1 = head.find(' ');
         const auto sp2 = head.find(' ', sp1 + 1);
         const std::string path = head.substr(sp1 + 1, sp2 - sp1 - 1);
@@ -124,8 +147,17 @@ void TestServer::serve() {
           case Behaviour::Status500:
             c.out.push_back({ready, response(500, "no")});
             break;
-          default:
-            c.out.push_back({ready, response(200, body)});
+          case Behaviour::Silent:
+            break;
+          case Behaviour::Continue100:
+            c.out.push_back({ready, "HTTP/1.1 100 Continue\r\n\r\n" + response(200, body)});
+            break;
+          default: {
+            std::string r = response(200, body);
+            // HEAD: the GET's headers, Content-Length included, and no body.
+            if (head_only) r.resize(r.size() - body.size());
+            c.out.push_back({ready, r});
+          }
         }
       }
       while (!c.out.empty() && c.out.front().ready_ns <= t) {

@@ -2,8 +2,10 @@
 // thread of the test process. It answers each "\r\n\r\n"-terminated request
 // by its path (/sleep/{ms} after a delay, /bytes/{n} with the pattern) and
 // can be told to misbehave: stop answering for a while, reset, send garbage,
-// answer 500, or corrupt /bytes bodies. poll()-based, so it serves many
-// connections without threads of its own.
+// answer 500, corrupt /bytes bodies, send "100 Continue" before each answer,
+// or read everything and answer nothing. A request's body (Content-Length)
+// is read and skipped; HEAD gets headers only. poll()-based, so it serves
+// many connections without threads of its own.
 #pragma once
 
 #include <atomic>
@@ -14,11 +16,13 @@
 
 namespace iomodels::loadgen::testing {
 
-enum class Behaviour { Normal, Reset, Garbage, Status500, CorruptBody };
+enum class Behaviour { Normal, Reset, Garbage, Status500, CorruptBody, Continue100, Silent };
 
 class TestServer {
  public:
-  explicit TestServer(Behaviour behaviour = Behaviour::Normal);
+  // receive_buffer: SO_RCVBUF for the accepted connections (0: the
+  // default), small to make a client's large writes partial.
+  explicit TestServer(Behaviour behaviour = Behaviour::Normal, int receive_buffer = 0);
   ~TestServer();  // stops the thread
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
