@@ -17,11 +17,12 @@ Counters, cheapest and most exact first:
   (clock ticks, 10 ms). The method is recorded per point and side.
 - Memory: the cgroup's peak and current (kernel memory such as socket
   buffers included on v2), else VmHWM/VmRSS summed over the processes.
-- Context switches of the server: a sweep of /proc/PID/task/*/status at each
-  edge, in the same order, so that each thread's interval is as long as the
-  window (shifted by at most the sweep's duration, recorded). It costs about
-  20 µs a thread, so above SWEEP_MAX_THREADS it is left out (null, with the
-  reason): no cheap interface counts them per process.
+- Context switches of the server: a sweep of /proc/PID/task/*/status ending
+  at each edge, in the same order and with the same lead, so that each
+  thread's interval is as long as the window (shifted by at most the
+  sweep's duration, recorded). It costs about 20 µs a thread, so above
+  SWEEP_MAX_THREADS it is left out (null, with the reason): no cheap
+  interface counts them per process.
 - Per CPU: /proc/stat for the server's and the client's CPUs (ticks).
 - The bench's own CPU (all its threads) and the sampler's.
 """
@@ -41,6 +42,15 @@ WINDOW_LINE = re.compile(r"window monotonic_ns (\d+) (\d+|open)")
 # Sweeping threads costs ~20 µs each (measured: 0.36 s for 16384 threads on
 # the 2-core machine), paid on the client's CPUs at the window's edges.
 SWEEP_MAX_THREADS = 2048
+# A sweep starts this long before its edge: 100 µs a thread, 1.2 to 5 times
+# the pace measured here (22 µs quiet, up to 90 µs with others compiling),
+# plus a margin. A sweep that still overruns its end edge may miss threads
+# that exit as the loadgen closes, and then says so (null, lower bounds).
+SWEEP_NS_PER_THREAD = 100_000
+SWEEP_LEAD_NS = 5_000_000
+# When the thread count is taken: connections are open by then (the
+# warm-up is at least 0.3 s in every profile) and the lead still fits.
+CHOOSE_BEFORE_NS = 250_000_000
 # How often the bench looks for the window line while the loadgen starts.
 LINE_POLL_S = 0.002
 
@@ -69,7 +79,7 @@ def await_window(read_stdouts: Callable[[], list[str]], alive: Callable[[], bool
     # The line comes before any connection opens, so within milliseconds of
     # the start; an older loadgen never prints it, and waiting long for it
     # would put the estimated start behind us.
-    grace_ns = int(min(1.0, max(0.2, warmup_s - 0.05)) * 1e9)
+    grace_ns = int(max(0.05, min(0.2, warmup_s / 2)) * 1e9)
     while True:
         found = [parse_window_line(t) for t in read_stdouts()]
         if found and all(found):
@@ -94,7 +104,7 @@ def sleep_until(t_ns: int, alive: Callable[[], bool]) -> bool:
 
 
 class Side:
-    """One side's CPU (and the server's memory and switches) read at an edge."""
+    """One side's CPU (and the server's memory and switches) at the edges."""
 
     def __init__(self, group: Optional[Group], pids: Callable[[], list[int]], ctx: bool, forced: str = ""):
         self.group = group
@@ -102,23 +112,46 @@ class Side:
         self.ctx = ctx
         self.forced = forced
         self.method: Optional[str] = None
+        self.ctx_on = False
+        self.threads = 0
         self.reads: list[dict] = []
         self.sweeps: list[procfs.Sweep] = []
+        self.sweep_times: list[tuple[int, int]] = []
         self.notes: list[str] = []
 
-    def _threads(self, pids: list[int]) -> int:
-        n = 0
-        for p in pids:
+    def choose(self) -> None:
+        """The method, from what is there and the thread count."""
+        for p in self.pids():
             try:
-                n += procfs.status(p, ("Threads",)).get("Threads", 0)
+                self.threads += procfs.status(p, ("Threads",)).get("Threads", 0)
             except OSError:
                 pass
-        return n
+        self.ctx_on = self.ctx and self.threads <= SWEEP_MAX_THREADS
+        if self.ctx and not self.ctx_on:
+            self.notes.append(f"context switches not counted: {self.threads} threads at the window's "
+                              f"start (a sweep costs ~20 µs a thread; the limit is {SWEEP_MAX_THREADS})")
+        if self.group is not None and self.forced in ("", self.group.method):
+            self.method = self.group.method
+        elif self.forced in ("", "schedstat") and self.threads <= SWEEP_MAX_THREADS and \
+                Path("/proc/self/schedstat").exists():
+            self.method = "schedstat"
+        else:
+            self.method = "proc-ticks"
+
+    @property
+    def sweeping(self) -> bool:
+        return self.method == "schedstat" or self.ctx_on
+
+    def sweep(self) -> None:
+        """The per-thread part of an edge (schedstat method, switches)."""
+        if self.sweeping:
+            begin = time.monotonic_ns()
+            self.sweeps.append(procfs.sweep(self.pids(), run_time=self.method == "schedstat",
+                                            ctx=self.ctx_on))
+            self.sweep_times.append((begin, time.monotonic_ns()))
 
     def read_cpu(self) -> None:
-        """The fast part of an edge: the counters that are one read each."""
-        if self.method is None:
-            self._choose()
+        """The counters that are one read each, at the edge itself."""
         r: dict = {"t_ns": time.monotonic_ns()}
         if self.method.startswith("cgroup"):
             try:
@@ -138,46 +171,34 @@ class Side:
                      user_ns=ut * 10**9 // procfs.USER_HZ, system_ns=st * 10**9 // procfs.USER_HZ)
         self.reads.append(r)
 
-    def read_slow(self) -> None:
-        """The per-thread part of an edge (schedstat method, switches)."""
-        run = self.method == "schedstat"
-        if run or self.ctx_on:
-            self.sweeps.append(procfs.sweep(self.pids(), run_time=run, ctx=self.ctx_on))
-            self.reads[-1]["sweep_done_ns"] = time.monotonic_ns()
-
-    def _choose(self) -> None:
-        pids = self.pids()
-        threads = self._threads(pids)
-        self.threads_at_start = threads
-        self.ctx_on = self.ctx and threads <= SWEEP_MAX_THREADS
-        if self.ctx and not self.ctx_on:
-            self.notes.append(f"context switches not counted: {threads} threads at the window's start "
-                              f"(a sweep costs ~20 µs a thread; the limit is {SWEEP_MAX_THREADS})")
-        if self.group is not None and self.forced in ("", self.group.method):
-            self.method = self.group.method
-        elif self.forced in ("", "schedstat") and threads <= SWEEP_MAX_THREADS and \
-                Path("/proc/self/schedstat").exists():
-            self.method = "schedstat"
-        else:
-            self.method = "proc-ticks"
-
     def result(self) -> dict:
         out: dict = {"method": self.method, "cpu_s": None, "user_s": None, "system_s": None}
         if len(self.reads) == 2:
             out.update(cpu_delta(*self.reads))
         if len(self.sweeps) == 2:
             d = procfs.sweep_delta(*self.sweeps)
+            (b0, e0), (b1, e1) = self.sweep_times
+            sweep = {"sweep_s": [round((e0 - b0) / 1e9, 4), round((e1 - b1) / 1e9, 4)],
+                     # Each thread's interval: the time between its two reads,
+                     # as long as the window when both sweeps keep the same pace.
+                     "sweep_interval_s": round((b1 - b0) / 1e9, 6)}
             if self.method == "schedstat":
-                out["cpu_s"] = None if d.run_ns is None else round(d.run_ns / 1e9, 9)
-                if d.lost:
-                    self.notes.append(f"{d.lost} threads ended inside the window: their CPU time is lost")
+                out["cpu_s"] = round(d.run_ns / 1e9, 9) if d.exact and d.run_ns is not None else None
+                out.update(sweep)
+                if not d.exact:
+                    out["cpu_s_lower_bound"] = round((d.run_ns or 0) / 1e9, 9)
+                    self.notes.append(f"{d.lost} threads ended inside the window: their CPU time "
+                                      "is lost, so cpu_s is null (cpu_s_lower_bound: the others')")
             if self.ctx_on:
-                out.update(nvcsw=d.voluntary, nivcsw=d.involuntary, ctx_method="task-status-edges",
-                           ctx_skew_s=round((self.reads[0].get("sweep_done_ns", 0)
-                                             - self.reads[0]["t_ns"]) / 1e9, 4))
-                if d.lost:
+                out.update(nvcsw=d.voluntary if d.exact else None,
+                           nivcsw=d.involuntary if d.exact else None, ctx_method="task-status-sweeps",
+                           **sweep)
+                if not d.exact:
+                    out.update(nvcsw_lower_bound=d.voluntary, nivcsw_lower_bound=d.involuntary,
+                               threads_lost=d.lost)
                     self.notes.append(f"{d.lost} threads ended inside the window: their context "
-                                      "switches are lost, so none are given")
+                                      "switches are lost, so nvcsw/nivcsw are null (the *_lower_bound "
+                                      "fields count the others)")
         if self.group is not None:
             out["cgroup"] = self.group.path
         if self.notes:
@@ -213,24 +234,48 @@ class Accountant:
         self.cpus = {"server": list(server_cpus), "client": list(client_cpus)}
         self.sampler = sampler
         self.edges: list[dict] = []
+        self.marked: list[Optional[dict]] = []
+        self.lead_ns = 0
 
-    def read(self) -> None:
-        """One edge. The one-read counters first, back to back, so that they
-        all belong to the same moment; the per-thread sweeps after."""
+    def edge(self, t_ns: int, alive: Callable[[], bool]) -> bool:
+        """One edge: the per-thread sweeps first, timed to end by t_ns, then
+        at t_ns the one-read counters, back to back so that they all belong
+        to the same moment. False if the loadgens ended before t_ns.
+
+        The sweeps end at the edge rather than start there: the load
+        generator closes its connections at the window's end, and a thread
+        per connection would exit while the sweep reads it. Both edges use
+        the same lead, so each thread's interval is as long as the window."""
+        if not self.edges:
+            # Late in the warm-up, when the connections (a thread each in
+            # some models) are open: the thread count decides the method and
+            # how long before the edge the sweeps must start.
+            sleep_until(t_ns - CHOOSE_BEFORE_NS, alive)
+            self.server.choose()
+            self.client.choose()
+            threads = sum(s.threads for s in (self.server, self.client) if s.sweeping)
+            self.lead_ns = SWEEP_LEAD_NS + threads * SWEEP_NS_PER_THREAD if threads else 0
+        on_time = True
+        if self.lead_ns:
+            on_time = sleep_until(t_ns - self.lead_ns, alive)
+            self.server.sweep()
+            self.client.sweep()
+        on_time = sleep_until(t_ns, alive) and on_time
         self.server.read_cpu()
         self.client.read_cpu()
         edge = {"proc_stat": procfs.read_proc_stat(), "harness_ns": time.process_time_ns(),
                 "sampler_ns": self.sampler.cpu_ns if self.sampler else None,
                 "samples": len(self.sampler.rows) if self.sampler else None}
-        self.server.read_slow()
-        self.client.read_slow()
         if self.sampler is not None and self.server.ctx_on and self.server.sweeps:
-            # The same sums in the time series, at this moment (samples.csv).
+            # The same sums in the time series at this moment (samples.csv);
+            # withdrawn at the end if a thread was lost in between.
             ctx = self.server.sweeps[-1].ctx.values()
-            self.sampler.mark({"vol_ctx": sum(v for v, _ in ctx), "invol_ctx": sum(i for _, i in ctx)})
+            self.marked.append(self.sampler.mark(
+                {"vol_ctx": sum(v for v, _ in ctx), "invol_ctx": sum(i for _, i in ctx)}))
         if len(self.edges) == 1:
             edge["memory"] = self._memory()
         self.edges.append(edge)
+        return on_time
 
     def _memory(self) -> dict:
         g = self.server.group
@@ -249,6 +294,11 @@ class Accountant:
 
     def result(self, window: Window, cut_short: bool) -> dict:
         server = self.server.result()
+        if server.get("nvcsw") is None:
+            for row in self.marked:
+                if row is not None:
+                    row.pop("vol_ctx", None)
+                    row.pop("invol_ctx", None)
         server.update({"nvcsw": server.get("nvcsw"), "nivcsw": server.get("nivcsw")})
         out = {
             "window": {"start_monotonic_ns": window.start_ns, "end_monotonic_ns": window.end_ns,

@@ -162,15 +162,14 @@ class _Run:
         if cg:
             info["cgroups"] = {"server": self.server_group.path, "client": self.client_group.path}
 
-    # Each side's processes: its cgroup's list, else found from the pids.
+    # Each side's processes, found from the pids we started through their
+    # main threads' children. Not from cgroup.procs: on cgroup v1 reading it
+    # walks (and sorts) every thread of the group, 9 ms at 16384 threads;
+    # the cgroup counts whatever the list misses anyway.
     def server_pids(self) -> list[int]:
-        if self.server_group:
-            return self.server_group.pids()
         return procfs.children(self.server.pid)
 
     def client_pids(self) -> list[int]:
-        if self.client_group:
-            return self.client_group.pids()
         pids: list[int] = []
         for c in [*self.loadgens, *self.holders, *([self.background] if self.background else [])]:
             if c.alive():
@@ -274,11 +273,9 @@ class _Run:
             accounting.Side(self.client_group, self.client_pids, ctx=False, forced=forced),
             self.server_cpus, self.s.client_cpus, self.sampler)
         hooks.call(self.s.hooks, "window_known", self.ctx)
-        on_time = accounting.sleep_until(window.start_ns, alive)
-        acct.read()
+        on_time = acct.edge(window.start_ns, alive)
         hooks.call(self.s.hooks, "window_start", self.ctx)
-        on_time = accounting.sleep_until(window.end_ns, alive) and on_time
-        acct.read()
+        on_time = acct.edge(window.end_ns, alive) and on_time
         hooks.call(self.s.hooks, "window_end", self.ctx)
         self.acct = acct.result(window, cut_short=not on_time)
 

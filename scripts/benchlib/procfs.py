@@ -111,12 +111,14 @@ class Sweep:
 
 
 def sweep(pids: Iterable[int], run_time: bool, ctx: bool) -> Sweep:
-    """Reads every thread of pids, in a fixed order (sorted), so that two
-    sweeps at two moments give each thread an interval of the same length."""
+    """Reads every thread of pids, in a fixed order, so that two sweeps at
+    two moments give each thread an interval of the same length. Newest
+    thread first: a thread per connection opened by the load generator is
+    read before the idle ones and the server's own."""
     out = Sweep()
     for pid in sorted(pids):
         try:
-            tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+            tids = sorted((int(t) for t in os.listdir(f"/proc/{pid}/task")), reverse=True)
         except OSError:
             continue
         for tid in tids:
@@ -137,23 +139,29 @@ def sweep(pids: Iterable[int], run_time: bool, ctx: bool) -> Sweep:
 
 @dataclass
 class SweepDelta:
+    # What the threads alive at the end did since the start (from zero for
+    # those that started in between): the whole, unless `lost` > 0.
     run_ns: Optional[int]
     voluntary: Optional[int]
     involuntary: Optional[int]
     lost: int          # threads seen at the start and gone at the end
 
+    @property
+    def exact(self) -> bool:
+        return self.lost == 0
+
 
 def sweep_delta(start: Sweep, end: Sweep) -> SweepDelta:
     """What every thread did between two sweeps. A thread that started in
     between counts from zero (all it did was inside); one that ended in
-    between took its counts with it: `lost` says how many, and the totals
-    are then None rather than short."""
+    between took its counts with it: `lost` says how many, and the sums
+    are then only lower bounds."""
     keys = start.run_ns.keys() | start.ctx.keys()
     lost = sum(1 for k in keys if k not in end.run_ns and k not in end.ctx)
     run = vol = inv = None
-    if end.run_ns and not lost:
+    if end.run_ns:
         run = sum(v - start.run_ns.get(k, 0) for k, v in end.run_ns.items())
-    if end.ctx and not lost:
+    if end.ctx:
         vol = sum(v - start.ctx.get(k, (0, 0))[0] for k, (v, _) in end.ctx.items())
         inv = sum(i - start.ctx.get(k, (0, 0))[1] for k, (_, i) in end.ctx.items())
     return SweepDelta(run, vol, inv, lost)

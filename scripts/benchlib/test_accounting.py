@@ -133,11 +133,12 @@ class Deltas(unittest.TestCase):
         d = procfs.sweep_delta(a, b)
         self.assertEqual((d.run_ns, d.voluntary, d.involuntary, d.lost), (250, 7, 1, 0))
 
-    def test_sweep_with_a_thread_gone_gives_no_total(self):
+    def test_sweep_with_a_thread_gone_is_a_lower_bound(self):
         a = procfs.Sweep(run_ns={(1, 1): 100, (1, 2): 10}, ctx={(1, 1): (5, 1), (1, 2): (1, 1)})
         b = procfs.Sweep(run_ns={(1, 1): 300}, ctx={(1, 1): (8, 2)})
         d = procfs.sweep_delta(a, b)
-        self.assertEqual((d.run_ns, d.voluntary, d.involuntary, d.lost), (None, None, None, 1))
+        self.assertEqual((d.run_ns, d.voluntary, d.involuntary, d.lost), (200, 3, 1, 1))
+        self.assertFalse(d.exact)
 
     def test_tick_split_scaled_to_the_exact_total(self):
         a = {"total_ns": 0, "user_ns": 0, "system_ns": 0}
