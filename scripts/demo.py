@@ -151,13 +151,7 @@ def live(sampler: Sampler) -> Optional[dict]:
     if row is None:
         return None
     pids = procfs.children(sampler.pid)
-    ticks = 0
-    for p in pids:
-        try:
-            ticks += sum(procfs.stat_ticks(p))
-        except (OSError, ValueError, IndexError):
-            continue
-    row["cpu_s"] = ticks / procfs.USER_HZ
+    row["cpu_s"] = sum(procfs.ticks(pids)) / procfs.USER_HZ
     sweep = procfs.sweep(pids, run_time=False, ctx=True)
     row["vol_ctx"] = sum(v for v, _ in sweep.ctx.values())
     row["invol_ctx"] = sum(i for _, i in sweep.ctx.values())

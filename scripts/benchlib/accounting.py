@@ -160,13 +160,7 @@ class Side:
             except OSError as e:
                 self.notes.append(f"cgroup read failed: {e}")
         elif self.method == "proc-ticks":
-            ut = st = 0
-            for p in self.pids():
-                try:
-                    u, s = procfs.stat_ticks(p)
-                    ut, st = ut + u, st + s
-                except (OSError, ValueError, IndexError):
-                    pass
+            ut, st = procfs.ticks(self.pids())
             r.update(total_ns=(ut + st) * 10**9 // procfs.USER_HZ,
                      user_ns=ut * 10**9 // procfs.USER_HZ, system_ns=st * 10**9 // procfs.USER_HZ)
         self.reads.append(r)

@@ -238,16 +238,21 @@ class Cgroups:
 
     def close(self) -> None:
         for base in dict.fromkeys(b for b in (self.memory_base, self.cpu_base) if b):
-            for child in sorted(base.glob("*"), reverse=True):
-                if child.is_dir():
-                    try:
-                        child.rmdir()
-                    except OSError:
-                        pass
+            _remove_base(base)
+
+
+def _remove_base(base: Path) -> None:
+    """A base and its (empty) point groups; a group still busy stays."""
+    for child in base.glob("*"):
+        if child.is_dir():
             try:
-                base.rmdir()
+                child.rmdir()
             except OSError:
                 pass
+    try:
+        base.rmdir()
+    except OSError:
+        pass
 
 
 def setup(want: str = "auto", mountinfo: str = "/proc/self/mountinfo",
@@ -291,18 +296,8 @@ def _remove_stale(parent: Path) -> None:
         return
     for base in entries:
         pid = base.name[len(BASE_PREFIX):]
-        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
-            continue
-        for child in base.glob("*"):
-            if child.is_dir():
-                try:
-                    child.rmdir()
-                except OSError:
-                    pass
-        try:
-            base.rmdir()
-        except OSError:
-            pass
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _remove_base(base)
 
 
 def base_parents(version: int, v2: Optional[Mount], v1: dict[str, Mount], own: dict[str, str]

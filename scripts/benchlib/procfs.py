@@ -84,6 +84,18 @@ def stat_ticks(pid: int) -> tuple[int, int]:
     return parse_stat_ticks(_read(f"/proc/{pid}/stat"))
 
 
+def ticks(pids: Iterable[int]) -> tuple[int, int]:
+    """(utime, stime) in ticks summed over the processes still there."""
+    ut = st = 0
+    for p in pids:
+        try:
+            u, s = stat_ticks(p)
+        except (OSError, ValueError, IndexError):
+            continue
+        ut, st = ut + u, st + s
+    return ut, st
+
+
 def children(pid: int) -> list[int]:
     """pid and the processes below it, found through each process's main
     thread (/proc/PID/task/PID/children): one read per process, not per

@@ -140,13 +140,7 @@ class Sampler:
                 return None
         if threads > CPU_MAX_THREADS:
             return None
-        ticks = 0
-        for p in pids:
-            try:
-                ticks += sum(procfs.stat_ticks(p))
-            except (OSError, ValueError, IndexError):
-                continue
-        return round(ticks / procfs.USER_HZ, 3)
+        return round(sum(procfs.ticks(pids)) / procfs.USER_HZ, 3)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -38,7 +38,7 @@ def cpu_seconds(pid: int, group) -> float:
     if group is not None:
         return group.cpu().total_ns / 1e9
     # Fields 14 and 15 (utime, stime) of each process cover all its threads.
-    return sum(sum(procfs.stat_ticks(p)) for p in procfs.children(pid)) / procfs.USER_HZ
+    return sum(procfs.ticks(procfs.children(pid))) / procfs.USER_HZ
 
 
 def wrk(port: int, cpu: int, connections: int, seconds: float) -> int:
