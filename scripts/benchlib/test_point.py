@@ -190,5 +190,19 @@ class PointRunner(unittest.TestCase):
         self.assertEqual(infos["epoll-cpus2"]["cpus"]["server"], [0, 1])
 
 
+class MissingPeers(unittest.TestCase):
+    def test_a_missing_peer_is_named_first_in_the_report_with_its_command(self):
+        from . import peers, report
+        with tempfile.TemporaryDirectory() as tmp:
+            _, _, missing = peers.peer_specs(Path(tmp), Path(tmp))   # no floor-server there
+            peers.save_missing(Path(tmp), missing)
+            line = report._missing_peers(Path(tmp))
+            self.assertEqual(len(line), 1)
+            self.assertIn("floor", line[0])
+            self.assertIn("`make build`", line[0])
+            peers.save_missing(Path(tmp), [])
+            self.assertEqual(report._missing_peers(Path(tmp)), [])
+
+
 if __name__ == "__main__":
     unittest.main()
