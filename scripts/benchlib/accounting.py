@@ -113,19 +113,39 @@ class Side:
         self.forced = forced
         self.method: Optional[str] = None
         self.ctx_on = False
+        self.stopped = False
         self.threads = 0
         self.reads: list[dict] = []
         self.sweeps: list[procfs.Sweep] = []
         self.sweep_times: list[tuple[int, int]] = []
         self.notes: list[str] = []
 
-    def choose(self) -> None:
-        """The method, from what is there and the thread count."""
+    def count_threads(self) -> int:
+        n = 0
         for p in self.pids():
             try:
-                self.threads += procfs.status(p, ("Threads",)).get("Threads", 0)
+                n += procfs.status(p, ("Threads",)).get("Threads", 0)
             except OSError:
                 pass
+        return n
+
+    def recheck(self) -> None:
+        """Before the end edge's sweep: threads that grew past the limit
+        (a ramp opens its connections during the window) are not swept."""
+        if not self.sweeping:
+            return
+        now = self.count_threads()
+        if now > SWEEP_MAX_THREADS:
+            self.notes.append(f"{now} threads at the window's end, past the sweep's limit "
+                              f"{SWEEP_MAX_THREADS}: no per-thread counts")
+            self.ctx_on = False
+            self.stopped = True
+            self.sweeps.clear()
+            self.sweep_times.clear()
+
+    def choose(self) -> None:
+        """The method, from what is there and the thread count."""
+        self.threads = self.count_threads()
         self.ctx_on = self.ctx and self.threads <= SWEEP_MAX_THREADS
         if self.ctx and not self.ctx_on:
             self.notes.append(f"context switches not counted: {self.threads} threads at the window's "
@@ -140,7 +160,7 @@ class Side:
 
     @property
     def sweeping(self) -> bool:
-        return self.method == "schedstat" or self.ctx_on
+        return not self.stopped and (self.method == "schedstat" or self.ctx_on)
 
     def sweep(self) -> None:
         """The per-thread part of an edge (schedstat method, switches)."""
@@ -252,6 +272,9 @@ class Accountant:
         on_time = True
         if self.lead_ns:
             on_time = sleep_until(t_ns - self.lead_ns, alive)
+            if self.edges:
+                self.server.recheck()
+                self.client.recheck()
             self.server.sweep()
             self.client.sweep()
         on_time = sleep_until(t_ns, alive) and on_time
