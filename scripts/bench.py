@@ -185,7 +185,9 @@ def main(argv: list[str]) -> int:
                         sample_interval_s=args.sample_interval)
     # The bench's own work (sampling, reading counters) runs on the client's
     # CPUs: the server's must carry the server alone. Its CPU time is in each
-    # point's accounting.json.
+    # point's accounting.json. The micro-benchmarks after it choose their
+    # own CPUs, so the whole set is given back then.
+    allowed = os.sched_getaffinity(0)
     os.sched_setaffinity(0, split.client)
 
     # A Ctrl-C must reach only this process: the children run in sessions of
@@ -197,6 +199,7 @@ def main(argv: list[str]) -> int:
     finally:
         if groups:
             groups.close()
+        os.sched_setaffinity(0, allowed)
     if not complete:
         notices.append("run interrupted: the report shows only the points measured before Ctrl-C")
         report.save_notices(run_dir, notices)
