@@ -189,6 +189,32 @@ class PointRunner(unittest.TestCase):
         self.assertEqual(infos["epoll"]["server_argv"][:3], ["taskset", "-c", "0"])
         self.assertEqual(infos["epoll-cpus2"]["cpus"]["server"], [0, 1])
 
+    def test_hooks_called_at_the_point_s_moments(self):
+        seen = []
+
+        class Recorder:
+            def __getattr__(self, moment):
+                def call(ctx):
+                    seen.append((moment, ctx.window is not None, ctx.server_cpus,
+                                 ctx.server_cgroup is not None, bool(ctx.server_pids())))
+                return call
+
+        class Broken:
+            def window_start(self, ctx):
+                raise RuntimeError("perf went away")
+
+        settings = self.settings()
+        settings.hooks = [Recorder(), Broken()]
+        specs, _ = our_models(self.build)
+        info = self.run_all(settings, self.point(x=14), specs[:1])["blocking"]
+        self.assertEqual([m for m, *_ in seen],
+                         ["server_started", "window_known", "window_start", "window_end", "point_done"])
+        self.assertEqual([w for _, w, *_ in seen], [False, True, True, True, True])
+        self.assertTrue(all(cpus == [0] for _, _, cpus, *_ in seen))
+        self.assertTrue(all(has == (self.groups is not None) for *_, has, _ in seen))
+        self.assertTrue(all(alive for *_, alive in seen[:4]), "the server's pids while it runs")
+        self.assertEqual(info["hook_errors"], ["Broken.window_start: RuntimeError: perf went away"])
+
 
 class MissingPeers(unittest.TestCase):
     def test_a_missing_peer_is_named_first_in_the_report_with_its_command(self):
