@@ -13,12 +13,16 @@ CTEST_ARGS ?=
 
 all: build
 
+# Everything the reference run used, the peers included (nginx-light,
+# nodejs when no node is on PATH, wrk): a fresh clone's `make bench` then
+# has the same rows as the README's table.
 deps:
 	scripts/install-deps.sh
 
-# Installs what is missing first (a no-op when everything is there).
+# Installs what the build needs first (a no-op when everything is there);
+# the peers are `make deps`'s.
 $(BUILD)/CMakeCache.txt:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh --no-peers
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA)
 
 build: $(BUILD)/CMakeCache.txt

@@ -196,8 +196,8 @@ docker run --rm --network none -v "$IOMODELS_RESULTS:/results" iomodels:latest \
 /usr/bin/python3 - "$repo/scripts" "$out/merged.json" "${parts[@]}" <<'EOF'
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from benchlib.network_mode import check_merge
-c = check_merge(json.load(open(sys.argv[2])), [json.load(open(p)) for p in sys.argv[3:]])
+from benchlib.merge import check
+c = check(json.load(open(sys.argv[2])), [json.load(open(p)) for p in sys.argv[3:]])
 print("parts: " + ", ".join(f"{n} req {r:.0f} rps" for n, r in zip(c["parts_requests"], c["parts_rps"])))
 print(f"merged: {c['merged_requests']} req {c['merged_rps']:.0f} rps, "
       f"p50 {c['merged_latency_us']['p50']} us, p99 {c['merged_latency_us']['p99']} us")

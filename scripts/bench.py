@@ -10,6 +10,7 @@ SPEC.md §5-§6 describe the method; scripts/benchlib/ holds the pieces.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import machine, network, report, summary  # noqa: E402
+from benchlib import cgroups, cpus, machine, network, peers, report, summary  # noqa: E402
 from benchlib.models import find_binary, our_models, DEFAULT_POOL  # noqa: E402
 from benchlib.point import Settings  # noqa: E402
 from benchlib.profiles import PROFILES, SCENARIOS, estimate_s, plan  # noqa: E402
@@ -30,8 +31,10 @@ from benchlib.run import measure  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
+ACCOUNTING = ["auto", "cgroup-v1", "cgroup-v2", "schedstat", "proc-ticks"]
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    cores = os.cpu_count() or 2
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
@@ -45,10 +48,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--run-id", help="name of the run folder (default: date-time-profile)")
     ap.add_argument("--plots-only", type=Path, metavar="RUN_DIR",
                     help="measure nothing: redraw summary.csv, plots and REPORT.md of RUN_DIR")
-    ap.add_argument("--server-cpus", default="0" if cores <= 2 else f"0-{cores // 2 - 1}",
-                    help="taskset list for the server (default: 0 on 2 cores, the first half otherwise)")
-    ap.add_argument("--client-cpus", default="1" if cores <= 2 else f"{cores // 2}-{cores - 1}",
-                    help="taskset list for the load generator (default: the other cores)")
+    ap.add_argument("--server-cpus", metavar="LIST",
+                    help="CPUs for the server, e.g. 0-3 (default: the first half of the cores, SMT "
+                         "siblings together; CPU 0 on a 2-core machine). The one-core models run on "
+                         "its first CPU, the all-cores variants on all of it")
+    ap.add_argument("--client-cpus", metavar="LIST",
+                    help="CPUs for the load generator, one loadgen thread each (default: the CPUs "
+                         "the server does not get)")
+    ap.add_argument("--accounting", choices=ACCOUNTING, default="auto",
+                    help="how CPU time is counted over each window: auto (default: a cgroup per "
+                         "point and side where the bench can make one, else per-thread schedstat), "
+                         "or one method forced")
+    ap.add_argument("--sample-interval", type=float, default=0.1, metavar="S",
+                    help="seconds between the server's RSS/threads/fds samples (default %(default)s)")
     ap.add_argument("--models", help="comma-separated model names to keep (default: all found)")
     ap.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     ap.add_argument("--pool", type=int, default=DEFAULT_POOL, help="N of threaded --pool N (default %(default)s)")
@@ -59,6 +71,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--clients", type=int, default=2,
                     help="load generators (emulated hosts) in --network netns (default %(default)s)")
     ap.add_argument("--rate-limit", help="--network netns: limit the server's link, e.g. 1gbit (tc tbf)")
+    ap.add_argument("--delay", help="--network netns: one-way delay on each client link, e.g. 1ms (tc netem)")
     ap.add_argument("--no-peers", action="store_true", help="leave out nginx, Node.js, the floor, ...")
     ap.add_argument("--no-micro", action="store_true", help="do not run scripts/microbench.py")
     ap.add_argument("--dry-run", action="store_true",
@@ -68,8 +81,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         ap.error(f"{args.plots_only} is not a bench run folder (no points/ inside)")
     if not 1 <= args.clients <= 8:
         ap.error("--clients must be 1..8")
-    if args.rate_limit and args.network != "netns":
-        ap.error("--rate-limit needs --network netns")
+    if (args.rate_limit or args.delay) and args.network != "netns":
+        ap.error("--rate-limit and --delay need --network netns")
+    if not 0.01 <= args.sample_interval <= 10:
+        ap.error("--sample-interval must be 0.01..10 seconds")
+    if not args.plots_only:
+        try:
+            args.topology, args.cpus = cpus.from_machine(args.server_cpus, args.client_cpus)
+        except cpus.CpuSetError as e:
+            ap.error(str(e))
     if args.pool < 1:
         ap.error("--pool must be at least 1")
     if args.scenarios:
@@ -107,9 +127,11 @@ def main(argv: list[str]) -> int:
     if loadgen is None:
         print(f"bench.py: no loadgen under {build}: build first (make)", file=sys.stderr)
         return 2
-    specs, notices = our_models(build, args.pool, big=args.profile == "full")
-    if args.models:
-        keep = set(args.models.split(","))
+    split = args.cpus
+    specs, notices = our_models(build, args.pool, profile=args.profile, server_cpus=len(split.server))
+    notices += [f"cpus: {n}" for n in split.notes]
+    keep = set(args.models.split(",")) if args.models else None
+    if keep:
         specs = [s for s in specs if s.name in keep]
 
     profile = PROFILES[args.profile]
@@ -118,44 +140,66 @@ def main(argv: list[str]) -> int:
     run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S") + f"-{profile.name}"
     run_dir = (args.out / run_id).resolve()
 
+    missing: list[dict] = []
     if not args.no_peers:
-        try:
-            from benchlib.peers import peer_specs
-            peers, peer_notices = peer_specs(build, run_dir)
-            notices += peer_notices
-            if args.models:
-                peers = [p for p in peers if p.name in set(args.models.split(","))]
-            specs += peers
-        except ImportError:
-            notices.append("peers: scripts/benchlib/peers.py not available, no reference peers")
+        found, peer_notices, missing = peers.peer_specs(build, run_dir, len(split.server))
+        if keep:
+            found = [p for p in found if p.name in keep]
+            missing = [m for m in missing if m["peer"] in keep]
+            peer_notices = [n for n in peer_notices if n.split(":")[0] in keep]
+        notices += peer_notices
+        specs += found
     if not specs:
         print("bench.py: no server to measure (see the notices above)", file=sys.stderr)
         for n in notices:
             print("  " + n, file=sys.stderr)
         return 2
     if args.dry_run:
-        return dry_run(profile, specs, notices)
+        return dry_run(profile, specs, notices, split)
     (run_dir / "points").mkdir(parents=True, exist_ok=True)
+    peers.save_missing(run_dir, missing, args.no_peers)
 
-    open_net, net_notice = network.choose(args.network, args.clients, args.rate_limit)
+    open_net, net_notice = network.choose(args.network, args.clients, args.rate_limit, args.delay)
     notices.append(net_notice)
     fd_limit = raise_fd_limit()
     notices.append(f"fd limit per process: {fd_limit}")
+    groups, why = (cgroups.setup(args.accounting) if args.accounting in ("auto", "cgroup-v1", "cgroup-v2")
+                   else (None, f"--accounting {args.accounting}"))
+    if groups is None and args.accounting.startswith("cgroup"):
+        print(f"bench.py: --accounting {args.accounting}: {why}", file=sys.stderr)
+        return 2
+    notices.append("accounting: " + (groups.note if groups else
+                                     f"per process, no cgroup ({why}): schedstat, else clock ticks"))
+    notices.append(f"cpus: server {cpus.format_list(split.server)} (one-core models on CPU "
+                   f"{split.headline[0]}), load generator {cpus.format_list(split.client)} "
+                   f"({len(split.client)} loadgen threads); the bench itself runs beside the load generator")
     for n in notices:
         print("bench: " + n, file=sys.stderr)
     print(f"bench: run folder {run_dir}", file=sys.stderr)
 
-    (run_dir / "machine.json").write_text(__import__("json").dumps(
-        dict(machine.describe(build, REPO), server_cpus=args.server_cpus,
-             client_cpus=args.client_cpus, profile=profile.name), indent=1))
+    (run_dir / "machine.json").write_text(json.dumps(
+        dict(machine.describe(build, REPO, args.topology, split), profile=profile.name,
+             accounting=groups.note if groups else why), indent=1))
     report.save_notices(run_dir, notices)
-    settings = Settings(loadgen, args.server_cpus, args.client_cpus, fd_limit, open_net)
+    settings = Settings(loadgen, split, fd_limit, open_net, groups, args.accounting,
+                        sample_interval_s=args.sample_interval)
+    # The bench's own work (sampling, reading counters) runs on the client's
+    # CPUs: the server's must carry the server alone. Its CPU time is in each
+    # point's accounting.json. The micro-benchmarks after it choose their
+    # own CPUs, so the whole set is given back then.
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, split.client)
 
     # A Ctrl-C must reach only this process: the children run in sessions of
     # their own, and measure() stops them before the report is written.
     # SIGTERM (a CI timeout, docker stop) is treated the same way.
     signal.signal(signal.SIGTERM, _interrupt)
-    complete = measure(profile, specs, settings, run_dir)
+    try:
+        complete = measure(profile, specs, settings, run_dir)
+    finally:
+        if groups:
+            groups.close()
+        os.sched_setaffinity(0, allowed)
     if not complete:
         notices.append("run interrupted: the report shows only the points measured before Ctrl-C")
         report.save_notices(run_dir, notices)
@@ -171,8 +215,10 @@ def main(argv: list[str]) -> int:
     return 0 if complete else 130
 
 
-def dry_run(profile, specs, notices: list[str]) -> int:
+def dry_run(profile, specs, notices: list[str], split) -> int:
     by_name = {s.name: s for s in specs}
+    print(f"bench: server CPUs {cpus.format_list(split.server)} (one-core models on CPU "
+          f"{split.headline[0]}), load generator CPUs {cpus.format_list(split.client)}")
     points = plan(profile, list(by_name), lambda m, sc: by_name[m].serves(sc))
     runnable = [p for p in points if by_name[p.model].serves(p.scenario)]
     for n in notices:

@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Checks a bench run folder (used by bench_smoke_test.sh): REPORT.md shows
-every plot, every plot exists as PNG and SVG, and summary.csv has a row for
-every model x scenario, each measured or carrying the reason it was not."""
+every plot, every plot exists as PNG and SVG, summary.csv has a row for
+every model x scenario, each measured or carrying the reason it was not,
+every measured point has its accounting.json (SPEC §6), the machine
+description records the CPU sets, and the load generator's command lines of
+all models at one point differ only in the target."""
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -31,6 +35,76 @@ def stall_problems(run: Path, rows: list[dict]) -> list[str]:
         if r["p99_us"] == "":
             problems.append(f"{point.name}: no /hello p99")
     return problems
+
+
+def accounting_problems(run: Path, rows: list[dict]) -> list[str]:
+    """Each measured point's accounting.json: the window, a method and a CPU
+    time for both sides, the per-CPU breakdown of both CPU sets, the bench's
+    own CPU and the sampler's."""
+    problems = []
+    for r in rows:
+        if r["status"] != "ok":
+            continue
+        pdir = run / "points" / _point_id(r)
+        try:
+            acct = json.loads((pdir / "accounting.json").read_text())
+        except (OSError, ValueError) as e:
+            problems.append(f"{pdir.name}: no accounting.json ({e})")
+            continue
+        w = acct.get("window") or {}
+        if w.get("source") not in ("loadgen-line", "estimated") or not w.get("end_monotonic_ns", 0) > \
+                w.get("start_monotonic_ns", 0):
+            problems.append(f"{pdir.name}: accounting window {w}")
+        for side in ("server", "client"):
+            a = acct.get(side) or {}
+            if not a.get("method") or not isinstance(a.get("cpu_s"), (int, float)) or a["cpu_s"] < 0:
+                problems.append(f"{pdir.name}: {side} accounting {a}")
+        cpus = acct.get("cpus") or {}
+        for cpu in cpus.get("server", []) + cpus.get("client", []):
+            if "idle_s" not in (acct.get("per_cpu") or {}).get(str(cpu), {}):
+                problems.append(f"{pdir.name}: no /proc/stat breakdown for CPU {cpu}")
+        if not isinstance((acct.get("harness") or {}).get("cpu_s"), (int, float)):
+            problems.append(f"{pdir.name}: the bench's own CPU is missing")
+        if not isinstance((acct.get("sampler") or {}).get("cpu_s"), (int, float)):
+            problems.append(f"{pdir.name}: the sampler's own CPU is missing")
+    return problems
+
+
+def _point_id(r: dict) -> str:
+    x = f"{float(r['rate_fraction']):g}x" if r["rate_fraction"] not in ("", None) else f"{int(float(r['x']))}"
+    return f"{r['scenario']}__{r['model']}__{x}__r{r['repeat']}"
+
+
+def same_workload_problems(run: Path) -> list[str]:
+    """Issue 13: nothing per model in the loadgen's arguments but the target."""
+    problems = []
+    by_point: dict[tuple, dict[str, list[str]]] = {}
+    for f in (run / "points").glob("*/point.json"):
+        info = json.loads(f.read_text())
+        argv = info.get("loadgen_command")
+        if not argv:
+            continue
+        key = (info["point"]["scenario"], info["point"]["x"], info["point"]["repeat"])
+        # The target, and the file each writes (in its own point folder).
+        by_point.setdefault(key, {})[info["model"]] = [
+            "URL" if a.startswith("http://") else "OUT" if a.endswith("loadgen.json") else a for a in argv]
+    for key, argvs in by_point.items():
+        if len({tuple(a) for a in argvs.values()}) > 1:
+            problems.append(f"{key}: the loadgen command lines differ beyond the target: {argvs}")
+    return problems
+
+
+def machine_problems(run: Path) -> list[str]:
+    try:
+        m = json.loads((run / "machine.json").read_text())
+    except (OSError, ValueError) as e:
+        return [f"machine.json: {e}"]
+    sets = m.get("cpu_sets") or {}
+    if not sets.get("server") or not sets.get("client") or set(sets["server"]) & set(sets["client"]):
+        return [f"machine.json: no disjoint server and client CPU sets: {sets}"]
+    if not (run / "peers.json").exists():
+        return ["peers.json missing"]
+    return []
 
 
 def main(run: Path) -> int:
@@ -63,6 +137,9 @@ def main(run: Path) -> int:
                 if r["status"] == "ok" and r["throughput_rps"] == "":
                     problems.append(f"{m} x {sc} x={r['x']}: ok but no throughput")
     problems += stall_problems(run, rows)
+    problems += accounting_problems(run, rows)
+    problems += same_workload_problems(run)
+    problems += machine_problems(run)
     ok_hello = [r for r in rows if r["scenario"] == "hello" and r["status"] == "ok"
                 and float(r["throughput_rps"] or 0) > 0]
     if not ok_hello:

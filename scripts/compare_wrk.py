@@ -15,17 +15,20 @@ the median.
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from benchlib import machine as machine_json  # noqa: E402
+from benchlib.models import find_binary, our_models  # noqa: E402
+from benchlib.peers import peer_specs  # noqa: E402
+from benchlib.procs import Child, free_port, pin, wait_listening  # noqa: E402
 
 
 def parse_args():
@@ -49,78 +52,39 @@ def die(msg):
     sys.exit(2)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, proc, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            die(f"server exited with status {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    die(f"server did not listen on port {port}")
-
-
 class Server:
-    """A fresh server process per measurement, pinned with taskset."""
+    """A fresh server process per measurement, pinned with taskset: the
+    bench's own spec of server-epoll (--reactors 1) or of the nginx peer
+    (its generated config, keep-alive without limit)."""
 
     def __init__(self, kind, build, cpu):
         self.kind, self.build, self.cpu = kind, build, cpu
-        self.proc, self.tmp = None, None
+        self.tmp = None
 
     def __enter__(self):
-        if self.kind == "epoll":
-            binary = os.path.join(self.build, "servers", "epoll", "server-epoll")
-            # Its per-run statistics on stderr are not part of this comparison.
-            self.proc = subprocess.Popen(["taskset", "-c", self.cpu, binary, "--port", "0"],
-                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            line = self.proc.stdout.readline()
-            m = re.search(r"listening on .*:(\d+)", line)
-            if not m:
-                die(f"server-epoll said {line!r}, not 'listening on HOST:PORT'")
-            self.port = int(m.group(1))
-        else:
-            self.tmp = tempfile.mkdtemp(prefix="compare-nginx-")
-            self.port = free_port()
-            conf = os.path.join(self.tmp, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(f"""worker_processes 1;
-daemon off;
-pid {self.tmp}/nginx.pid;
-error_log {self.tmp}/error.log;
-events {{ worker_connections 8192; }}
-http {{
-  access_log off;
-  client_body_temp_path {self.tmp}; proxy_temp_path {self.tmp}; fastcgi_temp_path {self.tmp};
-  uwsgi_temp_path {self.tmp}; scgi_temp_path {self.tmp};
-  server {{
-    listen 127.0.0.1:{self.port};
-    keepalive_requests 1000000000;
-    location / {{ return 200 "Hello, World!"; }}
-  }}
-}}
-""")
-            self.proc = subprocess.Popen(["taskset", "-c", self.cpu, "nginx", "-c", conf, "-p", self.tmp],
-                                         stderr=subprocess.DEVNULL)
-            wait_for_port(self.port, self.proc)
+        self.tmp = Path(tempfile.mkdtemp(prefix="compare-wrk-"))
+        spec = server_spec(self.kind, Path(self.build), self.tmp)
+        port = 0 if spec.announces else free_port()
+        self.child = Child(pin(self.cpu, spec.make_argv(port, self.tmp)), self.tmp, "server")
+        addr = wait_listening(self.child, spec.announces, port)
+        if addr is None:
+            self.__exit__()
+            die(f"{self.kind} did not start: {self.child.stderr_tail() or 'no output'}")
+        self.port = addr[1]
         return self
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.tmp:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.child.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def server_spec(kind, build, run_dir):
+    found, _ = our_models(build)
+    peer_found, _, _ = peer_specs(build, run_dir)
+    by_name = {s.name: s for s in found + peer_found}
+    if kind not in by_name:
+        die(f"{kind} is not available here (build it, or run `make deps` for nginx)")
+    return by_name[kind]
 
 
 def run_client(argv):
@@ -157,18 +121,9 @@ def run_loadgen(binary, url, conns, duration, cpu):
             "errors": "" if result["errors"]["total"] == 0 else json.dumps(result["errors"])}
 
 
-def machine():
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def machine(build):
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
-    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
-            "wrk": wrk_version.strip(), "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+    return dict(machine_json.describe(Path(build), Path(ROOT)), wrk=wrk_version.strip())
 
 
 def main():
@@ -179,15 +134,14 @@ def main():
         conn_counts = [int(c) for c in args.connections.split(",")]
     except ValueError:
         die(f"bad --connections {args.connections!r}")
-    loadgen = args.loadgen or os.path.join(args.build, "loadgen", "loadgen")
+    loadgen = args.loadgen or str(find_binary(Path(args.build), "loadgen") or "")
     if not os.access(loadgen, os.X_OK):
         die(f"no loadgen at {loadgen} (build it, or give --loadgen)")
     if not shutil.which("wrk"):
-        die("wrk is not installed (apt-get install wrk)")
+        die("wrk is not installed: run `make deps` (Debian package wrk)")
     server = args.server
     if server == "auto":
-        epoll = os.path.join(args.build, "servers", "epoll", "server-epoll")
-        server = "epoll" if os.access(epoll, os.X_OK) else "nginx"
+        server = "epoll" if find_binary(Path(args.build), "server-epoll") else "nginx"
     os.makedirs(args.out, exist_ok=True)
 
     rows = []
@@ -217,7 +171,7 @@ def main():
         row["samples"] = samples
         rows.append(row)
 
-    info = machine()
+    info = machine(args.build)
     info.update({"server": server, "server_cpu": args.server_cpu, "client_cpu": args.client_cpu,
                  "duration": args.duration, "repeats": args.repeats, "path": args.path})
     with open(os.path.join(args.out, "machine.json"), "w") as f:
@@ -235,7 +189,7 @@ def main():
         "",
         f"Server: {server} on CPU {args.server_cpu}; client on CPU {args.client_cpu}, one thread; "
         f"{args.duration} per run, median of {args.repeats}; path {args.path}.",
-        f"Machine: {info['cpu']}, {info['cores']} cores, kernel {info['kernel']}; {info['wrk']}; {info['date_utc']} UTC.",
+        f"Machine: {info['cpu_model']}, {info['cores_online']} cores, kernel {info['kernel']}; {info['wrk']}; {info['date']}.",
         "Client CPU is user + system time from wait4(); per request = CPU / requests answered.",
         "Ratios are loadgen / wrk: requests/s >= 1 and CPU/request <= 1 are the goal.",
         "",

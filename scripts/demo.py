@@ -6,8 +6,10 @@ one table redrawn once a second, for a room to watch.
   demo.py --scenario hello --connections 1,10,100 --seconds 3
   demo.py --models blocking,epoll --scenario sleep
 
-Each step is one model at one connection count: a fresh server pinned to
-CPU 0, the load generator pinned to CPU 1, for --seconds. While a step runs
+Each step is one model at one connection count: a fresh server on the
+bench's server CPU, the load generator on the client CPUs (CPU 0 and CPU 1
+on a 2-core machine), for --seconds. Every model gets the same load
+generator command line (--conn-requests applies to all). While a step runs
 the row shows the load generator's live requests/s, p50 (of the last second)
 and p99 (so far) and
 the server's RSS, threads, context switches/s and CPU % (from /proc, one
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import sys
@@ -30,15 +31,14 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import procs  # noqa: E402
+from benchlib import cpus, procfs, procs, registry  # noqa: E402
 from benchlib.models import find_binary, our_models  # noqa: E402
-from benchlib.procs import LISTENING, Child, pin  # noqa: E402
+from benchlib.procs import Child, pin, wait_listening  # noqa: E402
 from benchlib.sampler import Sampler  # noqa: E402
 from demo_table import Row, Screen  # noqa: E402
 
 SCENARIOS = {"hello": "/hello", "sleep": "/sleep/10", "cpu": "/cpu/100", "bytes": "/bytes/16384"}
-# Short names for the table (the bench's labels are too long for a projector).
-SHORT = {"blocking": "blocking", "threaded-pool0": "threaded --pool 0", "epoll": "epoll"}
+DEFAULT_MODELS = "blocking,threaded-pool0,threaded-pool64,epoll"
 # loadgen: "[   3s]   12345 req/s  errors 0  p99 so far 123.4 us  p50 45.6 us"
 # (the p50 of that second; older loadgens end after the p99)
 PROGRESS = re.compile(r"\[\s*(\d+)s\]\s+(\d+) req/s\s+errors (\d+)\s+p99 so far ([\d.]+) us"
@@ -80,7 +80,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="demo.py", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Models: " + ", ".join(["blocking", "threaded-pool0", "threaded-pool64", "epoll"])
+        epilog="Models: the registry's (servers/models.json): "
+        + ", ".join(i.replace("{pool}", "N") for i in registry.ids() if "{cpus}" not in i)
         + " (threaded-poolN for any N). Scenarios: "
         + ", ".join(f"{k} = {v}" for k, v in SCENARIOS.items()) + ".")
     ap.add_argument("--build", default="build", help="CMake build folder with the servers and loadgen")
@@ -89,12 +90,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--path", help="request this path instead of the scenario's, e.g. /cpu/1000")
     ap.add_argument("--connections", default="1,10,100,1000",
                     help="comma-separated connection counts (default 1,10,100,1000)")
-    ap.add_argument("--models", default="blocking,threaded-pool0,threaded-pool64,epoll",
-                    help="comma-separated models, in the order to run them")
+    ap.add_argument("--models", default=DEFAULT_MODELS,
+                    help="comma-separated models, in the order to run them (default %(default)s)")
+    ap.add_argument("--conn-requests", type=int, default=0, metavar="N",
+                    help="every model's clients reconnect after N requests (default 0: keep-alive "
+                         "connections; the blocking server then serves one client at a time, "
+                         "which is the lesson)")
     ap.add_argument("--seconds", type=float, default=4.0,
                     help="measured seconds per step (default 4: 16 steps in under 2 minutes)")
-    ap.add_argument("--server-cpus", default=None, help="taskset CPU list for the server (default 0)")
-    ap.add_argument("--client-cpus", default=None, help="taskset CPU list for loadgen (default 1)")
+    ap.add_argument("--server-cpus", default=None,
+                    help="CPU list for the server (default: the bench's split, CPU 0 on 2 cores)")
+    ap.add_argument("--client-cpus", default=None,
+                    help="CPU list for loadgen, one thread each (default: the bench's split)")
     args = ap.parse_args(argv)
     try:
         args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
@@ -104,17 +111,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         ap.error("--connections: at least one count, each >= 1")
     if not 0.5 <= args.seconds <= 600:
         ap.error("--seconds: between 0.5 and 600")
+    if args.conn_requests < 0:
+        ap.error("--conn-requests must be >= 0")
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
-    bad = [m for m in args.models if not re.fullmatch(r"blocking|epoll|threaded-pool\d+", m)]
+    bad = [m for m in args.models if not registry.ours(m) or "-cpus" in m]
     if bad or not args.models:
-        ap.error(f"--models: unknown {', '.join(bad) or '(none given)'}; "
-                 "choose from blocking, threaded-poolN (N = 0 for a thread per connection), epoll")
+        ap.error(f"--models: unknown {', '.join(bad) or '(none given)'}; choose from "
+                 + ", ".join(i.replace("{pool}", "N") for i in registry.ids() if "{cpus}" not in i))
     if args.path is not None and not args.path.startswith("/"):
         ap.error("--path must start with /")
-    # Pinning needs two CPUs; on one, both share it (the table still teaches).
-    two = (os.cpu_count() or 1) >= 2
-    args.server_cpus = args.server_cpus if args.server_cpus is not None else ("0" if two else "")
-    args.client_cpus = args.client_cpus if args.client_cpus is not None else ("1" if two else "")
+    try:
+        _, split = cpus.from_machine(args.server_cpus, args.client_cpus)
+    except cpus.CpuSetError as e:
+        ap.error(str(e))
+    # The one-core comparison, as in the bench; on one CPU both share it
+    # (the table still teaches).
+    args.server_cpus, args.client_cpus = split.headline, split.client
     return args
 
 
@@ -125,9 +137,25 @@ def pick_models(build: Path, names: list[str]) -> tuple[list, list[str]]:
     specs = {}
     for pool in pools or {64}:
         found, _ = our_models(build, pool=pool)
-        specs.update({s.name: s for s in found})
+        specs.update({s.name: s for s in found if s.cpus == "one"})
     missing = [n for n in names if n not in specs]
     return [specs[n] for n in names if n in specs], missing
+
+
+def live(sampler: Sampler) -> Optional[dict]:
+    """A sample with what the table shows each second: the bench's sampler
+    row, plus CPU seconds (/proc/PID/stat) and context switches summed over
+    the threads. The bench takes those over the measured window instead
+    (accounting.py); once a second at the demo's scale they are cheap."""
+    row = sampler.sample_now()
+    if row is None:
+        return None
+    pids = procfs.children(sampler.pid)
+    row["cpu_s"] = sum(procfs.ticks(pids)) / procfs.USER_HZ
+    sweep = procfs.sweep(pids, run_time=False, ctx=True)
+    row["vol_ctx"] = sum(v for v, _ in sweep.ctx.values())
+    row["invol_ctx"] = sum(i for _, i in sweep.ctx.values())
+    return row
 
 
 def last_progress(child: Child) -> Optional[re.Match]:
@@ -145,8 +173,7 @@ class StepRunner:
         self.notes: list[str] = []
 
     def run(self, spec, connections: int) -> None:
-        row = Row(SHORT.get(spec.name, spec.name.replace("threaded-pool", "threaded --pool ")),
-                  connections)
+        row = Row(registry.short(spec.name) or spec.name, connections)
         self.rows.append(row)
         tag = f"{spec.name}-{connections}"
         with signals_held():
@@ -160,20 +187,23 @@ class StepRunner:
             self.notes.append(f"{row.model} at {connections}: server exited {server.exit.status}")
 
     def _measure(self, spec, connections: int, row: Row, tag: str, server: Child) -> None:
-        m = server.wait_for_line(LISTENING, timeout_s=10)
-        if not m:
+        addr = wait_listening(server, True, 0)
+        if not addr:
             row.state = "failed"
             self.notes.append(f"{row.model} at {connections}: server did not start: "
                               f"{server.stderr_tail(2) or 'no listening line'}")
             self.screen.draw(self.rows)
             return
-        url = f"http://{m.group(1)}:{m.group(2)}{self.args.path or SCENARIOS[self.args.scenario]}"
+        url = f"http://{addr[0]}:{addr[1]}{self.args.path or SCENARIOS[self.args.scenario]}"
         out = self.logs / f"{tag}.json"
-        argv = [str(self.loadgen), "-c", str(connections), "-t", "1",
-                "-d", f"{int(self.args.seconds * 1000)}ms", "--timeout", "5s",
-                "--json", str(out)] + spec.loadgen_extra + [url]
+        threads = max(1, min(connections, len(self.args.client_cpus)))
+        argv = [str(self.loadgen), "-c", str(connections), "-t", str(threads),
+                "-d", f"{int(self.args.seconds * 1000)}ms", "--timeout", "5s", "--json", str(out)]
+        if self.args.conn_requests:
+            argv += ["--conn-requests", str(self.args.conn_requests)]
+        argv.append(url)
         sampler = Sampler(server.pid)
-        first = prev = sampler.sample_now()
+        first = prev = live(sampler)
         with signals_held():
             client = Child(pin(self.args.client_cpus, argv), self.logs, f"{tag}-loadgen")
         try:
@@ -189,7 +219,7 @@ class StepRunner:
                 if time.monotonic() < next_tick:
                     continue
                 next_tick += 1.0
-                now = sampler.sample_now()
+                now = live(sampler)
                 if now and prev:
                     dt = max(1e-3, now["t_s"] - prev["t_s"])
                     row.rss_kib, row.threads = now["rss_kib"], now["threads"]
@@ -203,7 +233,7 @@ class StepRunner:
                     if p[4]:
                         row.p50_us = float(p[4])
                 self.screen.draw(self.rows, f"running {row.model} at {connections} connections")
-            last = sampler.sample_now()
+            last = live(sampler)
         finally:
             client.stop(signal.SIGTERM, grace_s=3.0)
         self._finish(row, out, client, first, last or prev, rss_max, threads_max)

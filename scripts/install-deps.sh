@@ -3,10 +3,13 @@
 # and plot. Idempotent: packages already present are skipped, and apt-get is
 # only called when something is missing.
 #
-#   scripts/install-deps.sh            build + tests + bench + plots
-#   scripts/install-deps.sh --peers    also the optional reference peers
-#                                      (nginx-light, nodejs) and wrk
-#   scripts/install-deps.sh --docker   also docker.io and docker-compose
+#   scripts/install-deps.sh              build + tests + bench + plots, and
+#                                        what the reference run compared
+#                                        against: nginx-light, wrk and (when
+#                                        no node is on PATH) nodejs
+#   scripts/install-deps.sh --no-peers   leave out nginx-light, wrk, nodejs
+#   scripts/install-deps.sh --docker     also docker.io and docker-compose
+# (--peers, the old way to ask for the peers, is still accepted.)
 set -euo pipefail
 
 required=(
@@ -21,18 +24,24 @@ required=(
   # ab and h2load --h1 against every model; curl and python3 are above.
   apache2-utils nghttp2-client
 )
-optional_peers=(nginx-light wrk)
+# The reference peers: a fresh clone's `make bench` must reproduce the
+# README's table, nginx and Node.js rows included (issue 14).
+peers=(nginx-light wrk)
 optional_docker=(docker.io docker-compose debootstrap)
 
 want=("${required[@]}")
+with_peers=1
 for arg in "$@"; do
   case "$arg" in
-    --peers) want+=("${optional_peers[@]}") ;;
+    --peers) with_peers=1 ;;
+    --no-peers) with_peers=0 ;;
     --docker) want+=("${optional_docker[@]}") ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
+
+((with_peers)) && want+=("${peers[@]}")
 
 missing=()
 for pkg in "${want[@]}"; do
@@ -40,9 +49,9 @@ for pkg in "${want[@]}"; do
     missing+=("$pkg")
 done
 
-# Node.js is a peer, not a dependency: use the machine's node when there is
-# one, install Debian's only when --peers asks and none is on PATH.
-if [[ " $* " == *" --peers "* ]] && ! command -v node >/dev/null 2>&1; then
+# Node.js: the machine's node when there is one (any recent version serves
+# the peer's script), else Debian's.
+if ((with_peers)) && ! command -v node >/dev/null 2>&1 && ! command -v nodejs >/dev/null 2>&1; then
   missing+=(nodejs)
 fi
 

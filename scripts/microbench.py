@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ REPO = SCRIPTS.parent
 sys.path.insert(0, str(SCRIPTS))
 
 import micro_results  # noqa: E402
+from benchlib import machine as machine_json  # noqa: E402
 
 # family -> (program, --benchmark_filter, pinned to one CPU?, repeatable?)
 FAMILIES = {
@@ -83,29 +83,6 @@ def run_family(program: Path, family: str, bench_filter: str, cpu: int | None,
     return done.returncode == 0
 
 
-def machine_description(build: Path) -> dict:
-    cpu_model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cache = {}
-    try:
-        for line in (build / "CMakeCache.txt").read_text().splitlines():
-            for key in ("CMAKE_BUILD_TYPE", "CMAKE_CXX_COMPILER"):
-                if line.startswith(key + ":"):
-                    cache[key] = line.split("=", 1)[1]
-    except OSError:
-        pass
-    return {"cpu_model": cpu_model, "cpus": os.cpu_count(), "kernel": platform.release(),
-            "build_type": cache.get("CMAKE_BUILD_TYPE", ""),
-            "compiler": cache.get("CMAKE_CXX_COMPILER", ""),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -156,7 +133,7 @@ def main(argv: list[str]) -> int:
             if not run_family(program, family, bench_filter, args.cpu if pinned else None, out,
                               args.min_time, args.repetitions if repeatable else 1):
                 failed.append(family)
-        machine = machine_description(build)
+        machine = machine_json.describe(build, REPO)
         machine.update(pinned_cpu=args.cpu, min_time=args.min_time, repetitions=args.repetitions)
         (out / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
         print(f"microbench: ran in {time.monotonic() - started:.0f} s", file=sys.stderr)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Smoke test of the network mode (issue 8's check): `bench.py --network netns`
 # runs the smoke profile's hello points on emulated hosts, a server and two
-# load generators each in a network namespace of its own; then the
-# standalone scripts/benchlib/network_mode.py does one point the same way.
-# Passes when every merged result equals the sum of its parts (requests,
-# status and error counts, every histogram bucket) and no namespace or veth
-# of these runs is left afterwards.
+# load generators each in a network namespace of its own, the server's link
+# limited by tc tbf. Passes when every merged result equals the sum of its
+# parts (requests, status and error counts, every histogram bucket; the
+# bench checks it into point.json's merge_check, and this script checks it
+# again from the files) and no namespace or veth of the run is left
+# afterwards.
 #
 #   scripts/netns_smoke.sh [BUILD_DIR]     (default: build; needs root)
 #
@@ -27,7 +28,7 @@ links_before=$(links)
 
 # 1. The bench itself.
 "$py" "$repo/scripts/bench.py" --profile smoke --build "$build" --network netns --clients 2 \
-  --models epoll --scenarios hello --no-peers --no-micro --out "$out" --run-id bench \
+  --rate-limit 1gbit --models epoll --scenarios hello --no-peers --no-micro --out "$out" --run-id bench \
   >"$out/bench.log" 2>&1 &
 bench_pid=$!
 wait "$bench_pid" || failures+=("bench.py exited $? (see below)")
@@ -36,14 +37,18 @@ wait "$bench_pid" || failures+=("bench.py exited $? (see below)")
 import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from benchlib.network_mode import check_merge
+from benchlib.merge import check
 merged_points = 0
 for point in sorted(Path(sys.argv[2]).iterdir()):
     parts = sorted(point.glob("loadgen-*.json"))
     if not parts:
         continue
-    c = check_merge(json.loads((point / "loadgen.json").read_text()),
-                    [json.loads(p.read_text()) for p in parts])
+    c = check(json.loads((point / "loadgen.json").read_text()),
+              [json.loads(p.read_text()) for p in parts])
+    recorded = json.loads((point / "point.json").read_text()).get("merge_check")
+    if recorded is None or recorded["mismatches"] != c["mismatches"]:
+        print(f"bench {point.name}: point.json's merge_check {recorded} disagrees")
+        sys.exit(1)
     merged_points += 1
     print(f"bench {point.name}: {len(parts)} loadgens {c['parts_requests']} -> "
           f"{c['merged_requests']} requests; " + ("; ".join(c["mismatches"]) or "merged == sum of parts"))
@@ -53,13 +58,6 @@ if merged_points == 0:
     print("bench: no point ran with two load generators")
     sys.exit(1)
 EOF
-
-# 2. The standalone network-mode point, with a tbf limit on the server's link.
-"$py" "$repo/scripts/benchlib/network_mode.py" --build "$build" --out "$out/nm" \
-  --clients 2 --connections 10 --duration 2s --rate-limit 1gbit &
-nm_pid=$!
-wait "$nm_pid" || failures+=("network_mode.py exited $?")
-[ -n "$(left_by "$nm_pid")" ] && failures+=("network_mode.py left namespaces: $(left_by "$nm_pid" | tr '\n' ' ')")
 
 links_after=$(links)
 [ "$links_before" = "$links_after" ] ||

@@ -1,13 +1,18 @@
 """machine.json: what the numbers of a run came from (SPEC §6: no number is
-quoted without its machine)."""
+quoted without its machine). The one machine description of the Python
+tools: the bench, microbench.py and compare_wrk.py all write it."""
 from __future__ import annotations
 
+import datetime
 import os
 import platform
 import re
 import resource
 import subprocess
 from pathlib import Path
+from typing import Optional
+
+from .cpus import CpuSplit, Topology, format_list
 
 
 def _first(path: str, key: str, sep: str = ":") -> str:
@@ -36,13 +41,23 @@ def _cmake_cache(build_dir: Path, key: str) -> str:
     return ""
 
 
-def describe(build_dir: Path, repo: Path) -> dict:
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def describe(build_dir: Path, repo: Path, topology: Optional[Topology] = None,
+             cpus: Optional[CpuSplit] = None) -> dict:
     compiler = _cmake_cache(build_dir, "CMAKE_CXX_COMPILER")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return {
+    out = {
         "hostname": platform.node(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "cpu_model": _first("/proc/cpuinfo", "model name"),
         "cores_online": os.cpu_count(),
+        "cpus": os.cpu_count(),
         "cpus_allowed": len(os.sched_getaffinity(0)),
         "memory_kib": int((_first("/proc/meminfo", "MemTotal") or "0 kB").split()[0]),
         "kernel": platform.release(),
@@ -55,7 +70,15 @@ def describe(build_dir: Path, repo: Path) -> dict:
         "git_dirty": bool(_cmd(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo)),
         "python": platform.python_version(),
         "nofile_limit": [soft, hard],
-        "port_range": Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split(),
-        "somaxconn": Path("/proc/sys/net/core/somaxconn").read_text().strip(),
-        "threads_max": Path("/proc/sys/kernel/threads-max").read_text().strip(),
+        "port_range": _read("/proc/sys/net/ipv4/ip_local_port_range").split(),
+        "somaxconn": _read("/proc/sys/net/core/somaxconn"),
+        "threads_max": _read("/proc/sys/kernel/threads-max"),
     }
+    if topology is not None:
+        out["topology"] = topology.describe()
+    if cpus is not None:
+        # The taskset lists as a reader would type them, and the sets in full.
+        out["server_cpus"] = format_list(cpus.server)
+        out["client_cpus"] = format_list(cpus.client)
+        out["cpu_sets"] = cpus.describe()
+    return out

@@ -1,18 +1,22 @@
-"""What a server under test is (ServerSpec) and the project's own models.
+"""What a server under test is (ServerSpec) and the project's own models,
+built from the registry servers/models.json (registry.py).
 
 A ServerSpec says how to start one server for one point; the runner does the
-rest (pinning, namespaces, waiting until it listens, sampling, wait4). Peers
-(nginx, Node.js, the floor, io_uring) are described by scripts/benchlib/peers.py
-with the same dataclass, so every plot treats them alike.
+rest (pinning, cgroups, namespaces, waiting until it listens, accounting).
+Reference peers (nginx, Node.js, the floor) are described by
+scripts/benchlib/peers.py with the same dataclass, so every plot treats
+them alike. Nothing about the load generator is per model: every model of a
+point gets the same loadgen command line but for the target (issue 13).
 """
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .profiles import SCENARIOS
+from . import registry
 
 # Scenarios a peer can serve when it does not say otherwise: the peers answer
 # /hello only (no /sleep, no /cpu), so those sweeps would measure 404s.
@@ -34,10 +38,6 @@ class ServerSpec:
     # True: the server prints "listening on HOST:PORT" once bound. False: the
     # runner polls until the port accepts a TCP connection.
     announces: bool = True
-    # Extra loadgen options for every point of this model (blocking rotates
-    # its clients with --conn-requests so that one keep-alive client cannot
-    # hold the only thread for the whole run).
-    loadgen_extra: list[str] = field(default_factory=list)
     # Scenarios this server can run; None = all of ours for our models,
     # PEER_DEFAULT_SCENARIOS for peers. Others are recorded as "not served".
     scenarios: Optional[frozenset] = None
@@ -51,8 +51,13 @@ class ServerSpec:
     # Why this server sits out a scenario it could technically run, shown
     # instead of the default "does not serve PATH".
     why_not: dict = field(default_factory=dict)
+    # "one": pinned to the first CPU of the server set (the one-core
+    # comparison); "all": pinned to the whole set (registry field `cpus`).
+    cpus: str = "one"
 
     def serves(self, scenario: str) -> bool:
+        if scenario in self.why_not:
+            return False
         allowed = self.scenarios
         if allowed is None:
             allowed = PEER_DEFAULT_SCENARIOS if self.peer else None
@@ -83,62 +88,66 @@ def find_binary(build_dir: Path, name: str) -> Optional[Path]:
     return best
 
 
-def our_models(build_dir: Path, pool: int = DEFAULT_POOL, big: bool = False
-               ) -> tuple[list[ServerSpec], list[str]]:
+def probe(binary: Path, args: tuple) -> tuple[bool, str]:
+    """Asks the server itself (its registry `probe` arguments) whether this
+    machine can run it: the features it needs are exactly what its own
+    start-up check tests, so no second list lives here."""
+    try:
+        done = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, str(e)
+    message = (done.stdout + done.stderr).strip().splitlines()
+    return done.returncode == 0, message[-1] if message else f"exit status {done.returncode}"
+
+
+def our_models(build_dir: Path, pool: int = DEFAULT_POOL, profile: Optional[str] = None,
+               server_cpus: int = 1) -> tuple[list[ServerSpec], list[str]]:
     """The project's own models found in build_dir, and a notice for each one
-    that is missing (a missing model is reported, never silently dropped)."""
+    that is missing or cannot run here (a missing model is reported, never
+    silently dropped). profile: keep the variants of that bench profile
+    (None: all). server_cpus: the size of the server set; variants on all of
+    it exist only when it has more than one CPU."""
     specs: list[ServerSpec] = []
     notices: list[str] = []
-
-    def have(binary: str) -> Optional[Path]:
-        path = find_binary(build_dir, binary)
-        if path is None:
-            notices.append(f"{binary} not found under {build_dir}: its points are skipped")
-        return path
-
-    blocking = have("server-blocking")
-    if blocking:
+    usable: dict[str, Optional[Path]] = {}
+    all_cpus_skipped: list[str] = []
+    for v in registry.variants(pool, server_cpus):
+        if v.profiles is not None and profile is not None and profile not in v.profiles:
+            continue
+        if v.cpus == "all" and server_cpus < 2:
+            all_cpus_skipped.append(v.id.replace(f"cpus{server_cpus}", "cpusN"))
+            continue
+        if v.model not in usable:
+            usable[v.model] = _usable_binary(build_dir, v, notices)
+        binary = usable[v.model]
+        if binary is None:
+            continue
         specs.append(ServerSpec(
-            name="blocking", label="blocking (1 thread)",
-            make_argv=lambda port, run_dir, b=blocking: [str(b), "--port", str(port)],
-            # Reconnect after every 100 requests: the only thread serves one
-            # connection until it closes, so the others must get their turn.
-            loadgen_extra=["--conn-requests", "100"], listen_any=ANY,
-            # One thread serves one connection for 100 requests: a /hello
-            # client would wait for 100 background /cpu requests at a time,
-            # which the sleep sweep already shows; stall is about loops.
-            scenarios=frozenset(SCENARIOS) - {"stall"},
-            why_not={"stall": "one thread serves a connection for 100 requests before the next: "
-                              "/hello would wait behind 100 /cpu requests (see sleep)"}))
-    threaded = have("server-threaded")
-    if threaded:
-        specs.append(ServerSpec(
-            name="threaded-pool0", label="threaded --pool 0 (thread per conn)",
-            make_argv=lambda port, run_dir, b=threaded: [str(b), "--port", str(port), "--pool", "0"],
-            listen_any=ANY))
-        specs.append(ServerSpec(
-            name=f"threaded-pool{pool}", label=f"threaded --pool {pool}",
-            make_argv=lambda port, run_dir, b=threaded: [str(b), "--port", str(port), "--pool", str(pool)],
-            # A fixed pool also serves a connection until it closes: rotate, as
-            # for blocking, so connections beyond the pool are not starved.
-            loadgen_extra=["--conn-requests", "100"], listen_any=ANY))
-    epoll = have("server-epoll")
-    if epoll:
-        specs.append(ServerSpec(
-            name="epoll", label="epoll --reactors 1",
-            make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--reactors", "1"],
-            listen_any=ANY))
-        # libuv's answer to a stalled loop: /cpu handed to worker threads.
-        # Only the cpu sweep and /hello beside /cpu (stall) say anything new about it.
-        specs.append(ServerSpec(
-            name="epoll-offload2", label="epoll --offload 2 (cpu on workers)",
-            make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--offload", "2"],
-            listen_any=ANY, scenarios=frozenset({"cpu", "stall"})))
-        if big:
-            # Past one process's fd cap: nginx's shape, workers each with their
-            # own listener, holding more idle connections than one process may.
-            specs.append(ServerSpec(
-                name="epoll-proc4", label="epoll --processes 4",
-                make_argv=lambda port, run_dir, b=epoll: [str(b), "--port", str(port), "--processes", "4"],
-                listen_any=ANY, scenarios=frozenset({"idle"}), processes=4))
+            name=v.id, label=v.label,
+            make_argv=lambda port, run_dir, b=binary, a=v.args: [str(b), "--port", str(port), *a],
+            scenarios=v.scenarios, listen_any=ANY, processes=v.processes,
+            why_not=v.why_not, cpus=v.cpus))
+    if all_cpus_skipped:
+        notices.append(f"not planned: {', '.join(all_cpus_skipped)} (the variants on all server CPUs): "
+                       f"the server set has {server_cpus} CPU (a 2-core machine splits 1 + 1), so only "
+                       "the one-core comparison runs")
+    for model, why in registry.all_cpus_why_not().items():
+        if server_cpus >= 2 and usable.get(model):
+            notices.append(f"{model} has no variant on all {server_cpus} server CPUs: {why}")
     return specs, notices
+
+
+def _usable_binary(build_dir: Path, v: registry.Variant, notices: list[str]) -> Optional[Path]:
+    path = find_binary(build_dir, v.binary)
+    if path is None:
+        notices.append(f"{v.binary} not found under {build_dir}: the {v.model} model's points are skipped"
+                       + (" (server-uring needs liburing-dev: scripts/install-deps.sh)"
+                          if v.model == "uring" else ""))
+        return None
+    if v.probe:
+        ok, why = probe(path, v.probe)
+        if not ok:
+            notices.append(f"{v.binary} cannot run on this machine ({' '.join(v.probe)}: {why}): "
+                           f"the {v.model} model's points are skipped")
+            return None
+    return path

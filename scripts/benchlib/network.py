@@ -63,8 +63,8 @@ class _Hosts(Net):
         return self.topo.client_wrap(i, argv)
 
 
-def choose(mode: str, n_clients: int = 2, rate_limit: Optional[str] = None
-           ) -> tuple[Callable[[str], "contextmanager"], str]:
+def choose(mode: str, n_clients: int = 2, rate_limit: Optional[str] = None,
+           delay: Optional[str] = None) -> tuple[Callable[[str], "contextmanager"], str]:
     """mode: auto | loopback | isolated | netns. Returns (open_net, notice);
     open_net(name) is a context manager yielding a Net for one point."""
 
@@ -81,6 +81,8 @@ def choose(mode: str, n_clients: int = 2, rate_limit: Optional[str] = None
             raise SystemExit(f"bench.py: --network {mode} needs scripts/benchlib/netns.py ({e})")
         return loopback, "network: plain loopback (scripts/benchlib/netns.py not available)"
     ok, why = netns.available()
+    if ok:
+        netns.cleanup_stale()   # namespaces of runs that were SIGKILLed
     if not ok:
         if mode != "auto":
             raise SystemExit(f"bench.py: network namespaces unavailable: {why}")
@@ -89,11 +91,12 @@ def choose(mode: str, n_clients: int = 2, rate_limit: Optional[str] = None
     if mode == "netns":
         @contextmanager
         def hosts(_name: str) -> Iterator[Net]:
-            with netns.Topology(n_clients, rate_limit=rate_limit) as topo:
+            with netns.Topology(n_clients, rate_limit=rate_limit, delay=delay) as topo:
                 yield _Hosts(topo)
         return hosts, (f"network: emulated hosts, server and {n_clients} load generators each in "
                        f"a namespace of its own, joined by veth pairs"
-                       + (f", server link limited to {rate_limit}" if rate_limit else ""))
+                       + (f", server link limited to {rate_limit}" if rate_limit else "")
+                       + (f", {delay} delay on each client link" if delay else ""))
 
     @contextmanager
     def isolated(name: str) -> Iterator[Net]:

@@ -19,11 +19,11 @@ import matplotlib.transforms as mtransforms  # noqa: E402
 
 from .sampler import read_samples  # noqa: E402
 from .summary import grouped, _num  # noqa: E402
-from . import ramp, spectrum  # noqa: E402
+from . import ramp, registry, spectrum  # noqa: E402
 
-OURS = {"blocking": "#d62728", "threaded-pool0": "#ff7f0e", "epoll": "#1f77b4", "uring": "#17becf"}
-# Variants by name prefix, so that a model keeps its colour from run to run.
-OURS_PREFIX = [("threaded-pool", "#9467bd"), ("epoll-offload", "#2ca02c"), ("epoll-proc", "#8c564b")]
+# Colours of our models and the peers come from the registry
+# (servers/models.json, peers.PEER_STYLE), so a model keeps its colour from
+# run to run; these are for names neither knows.
 OURS_EXTRA = ["#e377c2", "#bcbd22", "#7f7f7f"]
 MUTED = ["#8c8c8c", "#a89f7a", "#7a9a88", "#9a8aa8", "#a88a8a", "#7a8fa8"]
 
@@ -36,18 +36,15 @@ class Figure:
 
 
 def colours(rows: list[dict]) -> dict[str, str]:
-    """A fixed colour per model: ours by name, the rest in order of name so
+    """A fixed colour per model from the registry (registry.colour()); a
+    name it does not know gets the next spare colour, in order of name so
     that the same run always draws the same colours."""
     out: dict[str, str] = {}
     models = sorted({(int(float(r["peer"] or 0)), r["model"]) for r in rows})
     extra = iter(OURS_EXTRA)
     muted = iter(MUTED)
     for peer, m in models:
-        if peer:
-            out[m] = next(muted, "#999999")
-        else:
-            out[m] = (OURS.get(m) or next((c for p, c in OURS_PREFIX if m.startswith(p)), None)
-                      or next(extra, "#333333"))
+        out[m] = registry.colour(m) or (next(muted, "#999999") if peer else next(extra, "#333333"))
     return out
 
 

@@ -1,7 +1,9 @@
-"""Starting, watching and stopping the processes of a point.
+"""Starting, watching and stopping processes: the one launcher of the
+Python tools (the bench, the demo, compare_wrk.py, the peers' scripts and
+tests), one free_port() and one way to wait until a server listens.
 
 Every process is started in its own session so that a Ctrl-C typed at the
-terminal reaches only the bench, which then stops them in order (server last)
+terminal reaches only the tool, which then stops them in order (server last)
 and keeps what was measured. Children are reaped with os.wait4 so their
 rusage (CPU, context switches, peak RSS, over all threads, including exited
 ones) is exact.
@@ -13,10 +15,11 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 LISTENING = re.compile(r"listening on (\S+):(\d+)")
 
@@ -32,8 +35,11 @@ class Exit:
 
 
 class Child:
-    def __init__(self, argv: list[str], log_dir: Path, name: str):
+    def __init__(self, argv: list[str], log_dir: Path, name: str, shown: Optional[list[str]] = None):
         self.argv = argv
+        # What point.json records: argv without wrappers the reader need not
+        # see (the cgroup's, the same for every process of a side).
+        self.shown_argv = shown if shown is not None else argv
         self.name = name
         self.stdout_path = log_dir / f"{name}.out"
         self.stderr_path = log_dir / f"{name}.err"
@@ -117,7 +123,8 @@ class Child:
             return ""
         return " | ".join(text[-lines:])
 
-    def wait_for_line(self, pattern: re.Pattern, timeout_s: float) -> Optional[re.Match]:
+    def wait_for_line(self, pattern: re.Pattern, timeout_s: float, poll_s: float = 0.02
+                      ) -> Optional[re.Match]:
         """Polls the stdout file for a line matching pattern."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -126,7 +133,7 @@ class Child:
                 return m
             if not self.alive():
                 return pattern.search(self.stdout_text())
-            time.sleep(0.02)
+            time.sleep(poll_s)
         return None
 
 
@@ -134,6 +141,32 @@ def stop_all() -> None:
     """Ctrl-C: stop whatever is still running, newest first."""
     for child in sorted(_live.values(), key=lambda c: -c.t_start):
         child.stop(signal.SIGTERM, grace_s=2.0)
+
+
+def wait_listening(server: Child, announces: bool, port: int,
+                   wrap: Callable[[list[str]], list[str]] = lambda argv: argv,
+                   timeout_s: float = 10.0) -> Optional[tuple[str, int]]:
+    """(host, port) once the server listens, or None if it did not.
+
+    A server of ours prints `listening on HOST:PORT` (SPEC §4), which also
+    tells the port it got for --port 0. One that does not (nginx) is polled
+    until its port accepts a connection, from inside the server's network:
+    `wrap` puts the probe there (a namespace's port is not reachable from
+    outside it)."""
+    if announces:
+        m = server.wait_for_line(LISTENING, timeout_s=timeout_s)
+        if not m or not server.alive():
+            return None
+        return m.group(1), int(m.group(2))
+    tries = max(1, int(timeout_s / 0.05))
+    probe = wrap([sys.executable, "-c", (
+        "import socket,sys,time\n"
+        "for _ in range(%d):\n"
+        "    try: socket.create_connection(('127.0.0.1', %d), 0.2).close(); sys.exit(0)\n"
+        "    except OSError: time.sleep(0.05)\n"
+        "sys.exit(1)\n") % (tries, port)])
+    ok = subprocess.run(probe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    return ("127.0.0.1", port) if ok and server.alive() else None
 
 
 def free_port() -> int:
@@ -145,5 +178,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pin(cpus: str, argv: list[str]) -> list[str]:
+def pin(cpus, argv: list[str]) -> list[str]:
+    """argv pinned to cpus: a taskset list ("0-3,8") or a list of CPU numbers;
+    empty: not pinned."""
+    if cpus and not isinstance(cpus, str):
+        from .cpus import format_list
+        cpus = format_list(cpus)
     return ["taskset", "-c", cpus] + argv if cpus else argv

@@ -116,6 +116,10 @@ class Point:
     # stall: the background load generator's connections and /cpu/{us}.
     background_connections: int = 0
     background_us: int = 0
+    # The connection policy, the same for every model of the point (issue
+    # 13): reconnect after this many requests (loadgen --conn-requests);
+    # 0 = keep-alive connections kept for the whole run.
+    conn_requests: int = 0
 
     @property
     def background_path(self) -> Optional[str]:

@@ -159,13 +159,30 @@ def _micro(run_dir: Path) -> list[str]:
     return out + [""]
 
 
+def _missing_peers(run_dir: Path) -> list[str]:
+    """One line under the title when a reference peer could not run (issue
+    14: a newcomer must see at once why the nginx or Node.js rows are
+    absent, and how to add them). peers.json is written by bench.py."""
+    try:
+        info = json.loads((run_dir / "peers.json").read_text())
+    except (OSError, ValueError):
+        return []
+    missing = info.get("missing") or []
+    if not missing:
+        return []
+    commands = sorted({m["command"] for m in missing})
+    return [f"**Missing peers: {', '.join(m['peer'] for m in missing)}** "
+            f"({'; '.join(m['why'] for m in missing)}): this run has no rows for them. "
+            f"Add them with `{'` and `'.join(commands)}`, then run the bench again.\n"]
+
+
 def write(run_dir: Path, rows: list[dict], notices: list[str]) -> None:
     figures = plots.draw_all(run_dir, rows)
     try:
         mach = json.loads((run_dir / "machine.json").read_text())
     except (OSError, ValueError):
         mach = {}
-    lines = [f"# iomodels bench: {run_dir.name}\n",
+    lines = [f"# iomodels bench: {run_dir.name}\n"] + _missing_peers(run_dir) + [
              f"Measured on **{mach.get('cpu_model', '?')}**, {mach.get('cores_online', '?')} cores, "
              f"kernel {mach.get('kernel', '?')}, {mach.get('os', '')}; {mach.get('compiler_version', '')} "
              f"({mach.get('build_type', '?')}), commit `{str(mach.get('git_commit', '?'))[:12]}`"

@@ -1,77 +1,79 @@
-"""Samples a running server from /proc about ten times a second.
+"""Samples a running server for what needs a time series: RSS, threads,
+open fds, and (where it is one cheap read) its CPU time.
 
-/proc/PID/status describes the main thread only (its context-switch counts
-are that thread's), so the counts are summed over /proc/PID/task/*/status.
-CPU time comes from /proc/PID/stat, which for a process covers all its
-threads, including those that have exited. A thread that exits between two
-samples takes up to one interval of context switches with it; wait4's
-rusage at exit gives the exact totals to check against.
+Each sample reads /proc/PID/status (VmRSS, VmHWM, Threads: kept by the
+kernel per process, so one read whatever the thread count) and counts fds
+with one stat() of /proc/PID/fd (its size is the count from Linux 6.2; an
+older kernel gets a listing every FD_LIST_EVERY samples instead), for the
+server and each of its processes. CPU time is the point's cgroup counter
+(one read) when the point has one; otherwise /proc/PID/stat, which sums
+every thread in the kernel (1.2 ms a read at 16384 threads), so it is left
+empty above CPU_MAX_THREADS. Exact CPU and context switches over the window
+are accounting.py's job, not this.
+
+The sampler's own CPU time is measured (thread CPU clock) and reported per
+point: it must stay under 1% of a core, 16384 threads included.
 """
 from __future__ import annotations
 
 import csv
 import os
+import platform
 import threading
 import time
 from pathlib import Path
+from typing import Callable, Optional
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+from . import procfs
 
-FIELDS = ["t_s", "rss_kib", "hwm_kib", "threads", "cpu_s", "vol_ctx", "invol_ctx", "fds"]
-
-
-def _status_fields(path: str, wanted: tuple[str, ...]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    with open(path) as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in wanted:
-                out[key] = int(rest.split()[0])
-    return out
+# vol_ctx/invol_ctx (context switches summed over the threads) are filled on
+# the two rows marked at the window's edges only (accounting.py's sweeps);
+# an empty cell is a value not measured at that moment.
+FIELDS = ["t_s", "rss_kib", "hwm_kib", "threads", "fds", "cpu_s", "vol_ctx", "invol_ctx"]
+CPU_MAX_THREADS = 1000
+FD_LIST_EVERY = 10
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        # The command name (field 2) may hold spaces and parentheses: split
-        # after the last ')' so the field numbers stay right.
-        fields = f.read().rsplit(")", 1)[1].split()
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / CLOCK_TICKS
+def _kernel_at_least(major: int, minor: int) -> bool:
+    try:
+        parts = platform.release().split(".")
+        return (int(parts[0]), int(parts[1].split("-")[0])) >= (major, minor)
+    except (ValueError, IndexError):
+        return False
 
 
-def _descendants(pid: int) -> list[int]:
-    """pid and every process below it (a server with worker processes, as
-    nginx or server-epoll --processes, is the sum of them all)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for tid in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{tid}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            continue
-    return out
+# /proc/PID/fd's size is its number of fds from Linux 6.2 on.
+FD_COUNT_BY_STAT = _kernel_at_least(6, 2)
+
+
+def fd_count(pid: int) -> int:
+    if FD_COUNT_BY_STAT:
+        return os.stat(f"/proc/{pid}/fd").st_size
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 class Sampler:
     """A background thread that appends one row per interval for `pid` and
-    its child processes."""
+    its processes. pids() lists them (the point's cgroup, else the main
+    threads' children); cpu_ns() is a cheap CPU counter, or None."""
 
-    def __init__(self, pid: int, interval_s: float = 0.1):
+    def __init__(self, pid: int, interval_s: float = 0.1,
+                 pids: Optional[Callable[[], list[int]]] = None,
+                 cpu_ns: Optional[Callable[[], Optional[int]]] = None):
         self.pid = pid
         self.interval_s = interval_s
         self.rows: list[dict] = []
+        self._pids = pids or (lambda: procfs.children(pid))
+        self._cpu_ns = cpu_ns
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        # Last counts seen per thread id, so that threads which exit keep
-        # contributing what they had done when last seen.
-        self._ctx: dict[str, tuple[int, int]] = {}
+        self._fds_seen = 0
+        self._n = 0
+        # This sampler's own CPU time (its thread only), in ns.
+        self.cpu_ns = 0
         self.t0 = time.monotonic()
-        # The same moment on the wall clock: the loadgen reports its measured
-        # window in wall-clock time (start_unix_s).
+        # The same moment on the wall clock (older loadgens report their
+        # window in wall-clock time only).
         self.t0_unix = time.time()
 
     def start(self) -> "Sampler":
@@ -80,76 +82,95 @@ class Sampler:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
-    def sample_now(self) -> dict | None:
+    def sample_now(self) -> Optional[dict]:
         """One row now (also used by the runner at marked moments)."""
         try:
             # The main process must be readable; its children may come and go.
-            status = _status_fields(f"/proc/{self.pid}/status", ("VmRSS", "VmHWM", "Threads"))
-            cpu = _cpu_seconds(self.pid)
+            st = procfs.status(self.pid, ("VmRSS", "VmHWM", "Threads"))
         except (OSError, ValueError, IndexError):
             return None  # the process is gone (or a zombie): nothing to read
-        fds = 0
-        for pid in _descendants(self.pid):
+        pids = [self.pid] + [p for p in self._pids() if p != self.pid]
+        for p in pids[1:]:
             try:
-                if pid != self.pid:
-                    child = _status_fields(f"/proc/{pid}/status", ("VmRSS", "VmHWM", "Threads"))
-                    for k in ("VmRSS", "VmHWM", "Threads"):
-                        status[k] = status.get(k, 0) + child.get(k, 0)
-                    cpu += _cpu_seconds(pid)
-                for tid in os.listdir(f"/proc/{pid}/task"):
-                    try:
-                        t = _status_fields(f"/proc/{pid}/task/{tid}/status",
-                                           ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
-                    except OSError:
-                        continue  # exited between listdir and open
-                    self._ctx[tid] = (t.get("voluntary_ctxt_switches", 0),
-                                      t.get("nonvoluntary_ctxt_switches", 0))
-                fds += len(os.listdir(f"/proc/{pid}/fd"))
+                child = procfs.status(p, ("VmRSS", "VmHWM", "Threads"))
             except (OSError, ValueError, IndexError):
                 continue
+            for k in ("VmRSS", "VmHWM", "Threads"):
+                st[k] = st.get(k, 0) + child.get(k, 0)
+        if FD_COUNT_BY_STAT or self._n % FD_LIST_EVERY == 0:
+            fds = 0
+            for p in pids:
+                try:
+                    fds += fd_count(p)
+                except OSError:
+                    continue
+            self._fds_seen = fds
+        self._n += 1
         row = {
             "t_s": round(time.monotonic() - self.t0, 3),
-            "rss_kib": status.get("VmRSS", 0),
+            "rss_kib": st.get("VmRSS", 0),
             # The peak of this process image. wait4's ru_maxrss is no use for
             # this: it keeps the high-water mark of the forked bench (Python
             # with matplotlib) from before the exec.
-            "hwm_kib": status.get("VmHWM", 0),
-            "threads": status.get("Threads", 0),
-            "cpu_s": round(cpu, 3),
-            "vol_ctx": sum(v for v, _ in self._ctx.values()),
-            "invol_ctx": sum(i for _, i in self._ctx.values()),
-            "fds": fds,
+            "hwm_kib": st.get("VmHWM", 0),
+            "threads": st.get("Threads", 0),
+            "fds": self._fds_seen,
+            "cpu_s": self._cpu(pids, st.get("Threads", 0)),
         }
         self.rows.append(row)
         return row
 
+    def mark(self, extra: dict) -> Optional[dict]:
+        """A row now with values measured elsewhere at this moment (the
+        window's edges: context switches)."""
+        row = self.sample_now()
+        if row is not None:
+            row.update(extra)
+        return row
+
+    def _cpu(self, pids: list[int], threads: int) -> Optional[float]:
+        if self._cpu_ns is not None:
+            try:
+                ns = self._cpu_ns()
+                return None if ns is None else round(ns / 1e9, 6)
+            except OSError:
+                return None
+        if threads > CPU_MAX_THREADS:
+            return None
+        return round(sum(procfs.ticks(pids)) / procfs.USER_HZ, 3)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             start = time.monotonic()
-            # Counting fds costs a listdir of up to 20000 entries: fine at 10 Hz.
+            c0 = time.thread_time_ns()
             self.sample_now()
+            self.cpu_ns += time.thread_time_ns() - c0
             self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - start)))
 
     def write_csv(self, path: Path) -> None:
         with open(path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=FIELDS)
             w.writeheader()
-            w.writerows(self.rows)
+            w.writerows({k: ("" if r.get(k) is None else r[k]) for k in FIELDS}
+                        for r in sorted(self.rows, key=lambda r: r["t_s"]))
 
 
 def read_samples(path: Path) -> list[dict]:
+    """The rows of a samples CSV; an empty cell (a value not measured) is
+    left out of its row, so window_delta() skips that row for that key."""
     if not path.exists():
         return []
     with open(path) as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
 def window_delta(rows: list[dict], key: str, t_from: float, t_to: float) -> float | None:
     """How much a counter grew between two times, linearly interpolated
     between the samples around each end; None without enough samples."""
-    pts = [(r["t_s"], r[key]) for r in rows]
+    pts = [(r["t_s"], r[key]) for r in rows if key in r]
     if len(pts) < 2 or t_to <= t_from:
         return None
 

@@ -4,23 +4,22 @@ cross-check of the bench's figures for the peers and our models.
 
 For each server: start it pinned to --server-cpu, warm up, then run
 `taskset -c CLIENT wrk -t1 -cN -dD URL` and divide the server's CPU time
-(utime + stime of all its threads, from /proc/PID/stat) by the requests wrk
-counted. Repeats each point (round-robin over the servers) and prints the median
+(its cgroup's counter where the bench's accounting can make one, in
+nanoseconds; else utime + stime of all its threads from /proc/PID/stat) by
+the requests wrk counted. Repeats each point (round-robin over the servers) and prints the median
 and the spread (min-max).
 
   scripts/peers/cpu_per_request.py --build build                  # everything found
   scripts/peers/cpu_per_request.py --build build --servers floor,nginx -c 100,1000
 
-Servers: nginx, node, floor, uring, epoll (server-epoll --reactors 1),
-threaded (--pool 64 would need --conn-requests; left out on purpose).
+Servers: any model or peer of the bench by its name (nginx, node, floor,
+uring, epoll, threaded-pool0, ...).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,35 +28,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchlib.models import ServerSpec, find_binary, our_models  # noqa: E402
+from benchlib import cgroups, procfs  # noqa: E402
+from benchlib.models import ServerSpec, our_models  # noqa: E402
 from benchlib.peers import peer_specs  # noqa: E402
-
-TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    # Fields 14 and 15 (utime, stime) of the process cover all its threads.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_S
+from benchlib.procs import Child, free_port, pin, wait_listening  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 10) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start listening")
+def cpu_seconds(pid: int, group) -> float:
+    if group is not None:
+        return group.cpu().total_ns / 1e9
+    # Fields 14 and 15 (utime, stime) of each process cover all its threads.
+    return sum(procfs.ticks(procfs.children(pid))) / procfs.USER_HZ
 
 
 def wrk(port: int, cpu: int, connections: int, seconds: float) -> int:
@@ -70,27 +51,26 @@ def wrk(port: int, cpu: int, connections: int, seconds: float) -> int:
     return int(re.search(r"(\d+) requests in", out).group(1))
 
 
-def measure(spec: ServerSpec, run_dir: Path, args, connections: int) -> tuple[float, float]:
+def measure(spec: ServerSpec, run_dir: Path, args, connections: int, groups) -> tuple[float, float]:
     """One point: (server CPU us per request, requests per second)."""
     port = free_port()
-    argv = ["taskset", "-c", str(args.server_cpu)] + spec.make_argv(port, run_dir)
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    group = groups.group(f"{spec.name}-{connections}") if groups else None
+    argv = pin(str(args.server_cpu), spec.make_argv(port, run_dir))
+    server = Child(group.wrap(argv) if group else argv, run_dir, "server")
     try:
-        wait_listening(port, proc)
+        if wait_listening(server, spec.announces, port) is None:
+            raise RuntimeError(f"{spec.name} did not start: {server.stderr_tail()}")
         wrk(port, args.client_cpu, connections, args.warmup)
-        before = cpu_seconds(proc.pid)
+        before = cpu_seconds(server.pid, group)
         t0 = time.time()
         requests = wrk(port, args.client_cpu, connections, args.duration)
         elapsed = time.time() - t0
-        used = cpu_seconds(proc.pid) - before
+        used = cpu_seconds(server.pid, group) - before
         return used * 1e6 / requests, requests / elapsed
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
+        if group:
+            group.remove()
 
 
 def main() -> int:
@@ -113,18 +93,27 @@ def main() -> int:
     except ValueError:
         ap.error("--connections: comma-separated integers")
     if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
-        print("wrk not installed: run scripts/install-deps.sh --peers", file=sys.stderr)
+        print("wrk not installed: run `make deps`", file=sys.stderr)
         return 2
+    groups, why = cgroups.setup()
+    try:
+        return run(args, counts, groups, why)
+    finally:
+        if groups:
+            groups.close()
 
+
+def run(args, counts: list[int], groups, why: str) -> int:
     with tempfile.TemporaryDirectory(prefix="iomodels-cpu-") as tmp:
         run_dir = Path(tmp)
         ours, notices = our_models(args.build)
-        peers, peer_notices = peer_specs(args.build, run_dir)
+        peers, peer_notices, _ = peer_specs(args.build, run_dir)
         available = {s.name: s for s in ours + peers}
         for notice in notices + peer_notices:
             print(f"# {notice}", file=sys.stderr)
         print(f"# {os.uname().release}, server CPU {args.server_cpu}, wrk on CPU {args.client_cpu}, "
-              f"{args.duration:g} s x {args.repeats}")
+              f"{args.duration:g} s x {args.repeats}; CPU time from "
+              + (groups.note if groups else f"/proc/PID/stat ticks ({why})"))
         names = [n for n in args.servers.split(",") if n in available]
         for name in args.servers.split(","):
             if name not in available:
@@ -135,7 +124,7 @@ def main() -> int:
         for _ in range(args.repeats):
             for name in names:
                 for n in counts:
-                    runs.setdefault((name, n), []).append(measure(available[name], run_dir, args, n))
+                    runs.setdefault((name, n), []).append(measure(available[name], run_dir, args, n, groups))
         print(f"{'server':<10} {'conns':>6} {'us/req':>8} {'spread':>15} {'req/s':>9}")
         for (name, n), points in runs.items():
             us = sorted(p[0] for p in points)

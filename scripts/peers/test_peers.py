@@ -9,6 +9,7 @@ them or says why not. Peers that are not installed are skipped, not failed.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import socket
@@ -23,56 +24,33 @@ SCRIPTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(SCRIPTS))
 from benchlib.models import find_binary  # noqa: E402
 from benchlib.peers import NODE_SCRIPT, peer_specs  # noqa: E402
+from benchlib.procs import Child, free_port, wait_listening  # noqa: E402
 from peers.nginx_conf import nginx_argv  # noqa: E402
 
 BUILD: Path = Path("build")
 REQUEST = b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    """Starts argv; waits for 'listening on' (announces) or for the port."""
+    """Starts argv with the bench's launcher; waits for 'listening on'
+    (port None: the server announces) or for the port to accept."""
 
     def __init__(self, argv: list[str], port: int | None = None):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if port is None:
-            line = self.proc.stdout.readline()
-            if not line.startswith("listening on "):
-                err = self.proc.stderr.read() if self.proc.poll() is not None else ""
-                self.stop()
-                raise AssertionError(f"no 'listening on' line: {line!r} {err}")
-            port = int(line.rsplit(":", 1)[1])
-        self.port = port
-        deadline = time.time() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise AssertionError(f"{argv[0]} did not start (status {self.proc.returncode})")
-                time.sleep(0.05)
+        self.logs = tempfile.TemporaryDirectory(prefix="peers-test-")
+        self.child = Child(argv, Path(self.logs.name), "server")
+        addr = wait_listening(self.child, port is None, port or 0)
+        if addr is None:
+            self.stop()
+            raise AssertionError(f"{argv[0]} did not start: {self.child.stderr_tail()}")
+        self.port = addr[1]
+        self.proc = self.child.proc
 
     def connect(self) -> socket.socket:
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        return s
+        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            status = self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            status = self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        status = self.child.stop().status
+        self.logs.cleanup()
         return status
 
 
@@ -151,6 +129,30 @@ class NginxTest(unittest.TestCase):
             self.assertTrue((Path(tmp) / "nginx" / "error.log").exists(), "error log not in the run folder")
 
 
+class NginxWorkersTest(unittest.TestCase):
+    def test_two_workers_serve_and_stop(self):
+        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        if nginx is None:
+            self.skipTest("nginx not installed")
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chmod(tmp, 0o755)   # the workers may run as another user
+            port = free_port()
+            argv = nginx_argv(port, Path(tmp) / "nginx", nginx, workers=2)
+            check = subprocess.run(argv + ["-t"], capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stderr)
+            server = Server(argv, port)
+            try:
+                time.sleep(0.2)
+                children = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
+                                          text=True).stdout.split()
+                self.assertEqual(len(children), 2, "worker_processes 2: two workers under the master")
+                with server.connect() as s:
+                    s.sendall(REQUEST)
+                    self.assertIn(b"200 OK", read_responses(s, 1))
+            finally:
+                self.assertEqual(server.stop(), 0)
+
+
 class NodeTest(unittest.TestCase):
     def test_hello_and_404(self):
         node = shutil.which("node") or shutil.which("nodejs")
@@ -178,23 +180,33 @@ class NodeTest(unittest.TestCase):
 class PeerSpecsTest(unittest.TestCase):
     def test_missing_binaries_are_notices_not_errors(self):
         with tempfile.TemporaryDirectory() as tmp:
-            specs, notices = peer_specs(Path(tmp), Path(tmp) / "run")
+            specs, notices, missing = peer_specs(Path(tmp), Path(tmp) / "run")
         names = {s.name for s in specs}
         self.assertNotIn("floor", names)
-        self.assertNotIn("uring", names)
         self.assertTrue(any("floor-server" in n for n in notices), notices)
-        self.assertTrue(any("server-uring" in n for n in notices), notices)
+        self.assertIn("floor", [m["peer"] for m in missing])
+        self.assertTrue(all(m["command"] for m in missing), missing)
         for spec in specs:
             self.assertTrue(spec.peer, f"{spec.name} should be a peer")
 
-    def test_built_tree_offers_floor_as_peer_and_uring_as_model(self):
-        specs, _ = peer_specs(BUILD, Path(tempfile.gettempdir()) / "peers-test-run")
+    def test_built_tree_offers_floor_as_peer_and_not_uring(self):
+        specs, _, _ = peer_specs(BUILD, Path(tempfile.gettempdir()) / "peers-test-run")
         by_name = {s.name: s for s in specs}
         if find_binary(BUILD, "floor-server"):
             self.assertTrue(by_name["floor"].peer)
-        if "uring" in by_name:
-            self.assertFalse(by_name["uring"].peer, "server-uring is one of our models")
-            self.assertIn("--port", by_name["uring"].make_argv(8080, Path("/tmp")))
+        # io_uring is one of our models (servers/models.json), not a peer.
+        self.assertNotIn("uring", by_name)
+
+    def test_nginx_on_several_cpus_only_when_the_server_set_has_them(self):
+        if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+            self.skipTest("nginx not installed")
+        with tempfile.TemporaryDirectory() as tmp:
+            one, _, _ = peer_specs(BUILD, Path(tmp), server_cpus=1)
+            four, _, _ = peer_specs(BUILD, Path(tmp), server_cpus=4)
+        self.assertNotIn("nginx-cpus4", {s.name for s in one})
+        multi = {s.name: s for s in four}["nginx-cpus4"]
+        self.assertEqual(multi.cpus, "all")
+        self.assertIn("nginx-4", " ".join(multi.make_argv(8080, Path("/tmp/x"))))
 
 
 def main() -> int:
