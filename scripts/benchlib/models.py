@@ -16,7 +16,7 @@ from .profiles import SCENARIOS
 
 # Scenarios a peer can serve when it does not say otherwise: the peers answer
 # /hello only (no /sleep, no /cpu), so those sweeps would measure 404s.
-PEER_DEFAULT_SCENARIOS = frozenset({"hello", "idle", "pipelined", "open-loop"})
+PEER_DEFAULT_SCENARIOS = frozenset({"hello", "idle", "pipelined", "open-loop", "rotate"})
 
 
 @dataclass
@@ -101,15 +101,16 @@ def our_models(build_dir: Path, pool: int = DEFAULT_POOL, big: bool = False
         specs.append(ServerSpec(
             name="blocking", label="blocking (1 thread)",
             make_argv=lambda port, run_dir, b=blocking: [str(b), "--port", str(port)],
-            # Reconnect after every 100 requests: the only thread serves one
-            # connection until it closes, so the others must get their turn.
-            loadgen_extra=["--conn-requests", "100"], listen_any=ANY,
-            # One thread serves one connection for 100 requests: a /hello
-            # client would wait for 100 background /cpu requests at a time,
+            # No per-model connection policy (issue 13): its one thread serves
+            # one keep-alive connection until it closes, which the `rotate`
+            # scenario (every model reconnecting) shows beside keep-alive.
+            listen_any=ANY,
+            # One thread serves one connection until it closes: a /hello
+            # client would wait for every background /cpu request,
             # which the sleep sweep already shows; stall is about loops.
             scenarios=frozenset(SCENARIOS) - {"stall"},
-            why_not={"stall": "one thread serves a connection for 100 requests before the next: "
-                              "/hello would wait behind 100 /cpu requests (see sleep)"}))
+            why_not={"stall": "one thread serves one connection until it closes: /hello would "
+                              "wait behind every /cpu request of a background connection (see sleep)"}))
     threaded = have("server-threaded")
     if threaded:
         specs.append(ServerSpec(
@@ -119,9 +120,7 @@ def our_models(build_dir: Path, pool: int = DEFAULT_POOL, big: bool = False
         specs.append(ServerSpec(
             name=f"threaded-pool{pool}", label=f"threaded --pool {pool}",
             make_argv=lambda port, run_dir, b=threaded: [str(b), "--port", str(port), "--pool", str(pool)],
-            # A fixed pool also serves a connection until it closes: rotate, as
-            # for blocking, so connections beyond the pool are not starved.
-            loadgen_extra=["--conn-requests", "100"], listen_any=ANY))
+            listen_any=ANY))
     epoll = have("server-epoll")
     if epoll:
         specs.append(ServerSpec(

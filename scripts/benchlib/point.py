@@ -56,6 +56,9 @@ def loadgen_argv(settings: Settings, spec: ServerSpec, pt: Point, url: str, out:
         argv += ["--pipeline", str(pt.pipeline)]
     if pt.connect_rate:
         argv += ["--connect-rate", str(pt.connect_rate)]
+    if pt.conn_requests:
+        # The scenario's connection policy, the same for every model.
+        argv += ["--conn-requests", str(pt.conn_requests)]
     argv += spec.loadgen_extra
     argv.append(url)
     return argv
