@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-VERDICTS = ("holds with a nuance", "does not hold", "not measured in this run", "holds")
+VERDICTS = ("holds with a nuance", "does not hold", "not measured in this run", "undecided", "holds")
 CLAIMS = 6
 failures = []
 
@@ -25,6 +25,51 @@ def verdicts(markdown: str) -> list[str]:
         if line.startswith("- Verdict: "):
             found.append(next((v for v in VERDICTS if line.endswith(f"**{v}**")), "?"))
     return found
+
+
+POOL = "- Verdict: thread pools are \"not as efficient as a non-blocking solution\": "
+HEADER = ("scenario,model,x,connections,idle_connections,repeat,status,reason,valid,requests,"
+          "non_2xx,goodput_rps,throughput_rps,server_cpu_us_per_req\n")
+
+
+def pool_verdict(claims, csv_text: str) -> tuple[str, str]:
+    """(the pool claim's verdict line, the whole markdown) for a summary.csv."""
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "summary.csv").write_text(HEADER + csv_text)
+        text = claims.claims_markdown(Path(d))
+    line = next((l for l in text.splitlines() if l.startswith(POOL)), "")
+    return line[len(POOL):], text
+
+
+def evidence_only(claims) -> None:
+    """Issue 13: a point the loadgen called invalid, or whose answers were
+    mostly rejections, is not evidence; the table names the points used."""
+    valid = "".join(f"hello,{m},100,100,0,{r},ok,,1,150000,0,100000,100000,{c}\n"
+                    for r in range(3) for m, c in (("epoll", 5.0 + r * 0.1),
+                                                   ("threaded-pool64", 7.5 + r * 0.1)))
+    # 41,312 of 41,888 answers were 503: CPU per answer looked cheap (2.18x).
+    rejecting = ("hello,epoll,10000,10000,0,0,ok,,1,100000,0,100000,100000,8.0\n"
+                 "hello,threaded-pool64,10000,10000,0,0,ok,loadgen exit 3,0,41888,41312,384,27925,17.5\n")
+    verdict, text = pool_verdict(claims, valid + rejecting)
+    check(verdict == "**holds**", f"pool claim from valid points: {verdict!r}")
+    check("`hello` at 100 connections" in text, "the pool claim did not use the valid point")
+    row = next((l for l in text.splitlines() if l.startswith("| thread pools are")), "")
+    check(row and "10000" not in row, f"the rejecting point at 10000 connections was used: {row}")
+    check("`hello__threaded-pool64__100__r0,1,2`" in text and "`hello__epoll__100__r0,1,2`" in text,
+          "the claims table does not name the points its figures came from")
+    check("95 % interval" in text, "repeated points give no interval")
+    # An older CSV without the `valid` column: judged from the reason and the
+    # share of non-2xx answers.
+    old = (valid + rejecting).replace(",ok,,1,", ",ok,,,").replace(",ok,loadgen exit 3,0,", ",ok,,,")
+    verdict, text = pool_verdict(claims, old)
+    check(verdict == "**holds**" and "`hello` at 100 connections" in text,
+          f"a mostly-503 point without a `valid` column was used: {verdict!r}")
+    # Repeats whose ratio straddles the 1.05 threshold decide nothing.
+    straddle = "".join(f"hello,{m},100,100,0,{r},ok,,1,150000,0,100000,100000,{c}\n"
+                       for r, (a, b) in enumerate(((5.0, 5.0), (5.0, 5.5), (5.0, 5.2)))
+                       for m, c in (("epoll", a), ("threaded-pool64", b)))
+    verdict, _ = pool_verdict(claims, straddle)
+    check(verdict == "**undecided**", f"a straddling interval gave {verdict!r}")
 
 
 def main() -> int:
@@ -70,6 +115,8 @@ def main() -> int:
         shutil.copytree(run / "micro", Path(empty) / "micro")
         got = verdicts(claims.claims_markdown(Path(empty)))
         check(got.count("not measured in this run") <= 2, f"bench-like folder gave {got}")
+
+    evidence_only(claims)
 
     for failure in failures:
         print("FAIL:", failure)

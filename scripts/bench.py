@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import cgroups, cpus, machine, network, peers, report, summary  # noqa: E402
 from benchlib.models import find_binary, our_models, DEFAULT_POOL  # noqa: E402
 from benchlib.point import Settings  # noqa: E402
-from benchlib.profiles import PROFILES, SCENARIOS, estimate_s, plan  # noqa: E402
+from benchlib.profiles import PROFILES, SCENARIOS, point_estimate_s  # noqa: E402
 from benchlib.progress import fmt  # noqa: E402
-from benchlib.run import measure  # noqa: E402
+from benchlib.run import describe_plan, measure, planned, record_timing, total_estimate_s  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,6 +76,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--no-micro", action="store_true", help="do not run scripts/microbench.py")
     ap.add_argument("--dry-run", action="store_true",
                     help="print the points and the time estimate, measure nothing")
+    ap.add_argument("--repeats", type=int, metavar="N",
+                    help="rounds of the headline points (default: the profile's, "
+                         "quick 3, full 5)")
+    ap.add_argument("--seed", type=int,
+                    help="seed of the shuffled order of each round (default: a new one, "
+                         "recorded in plan.json)")
     args = ap.parse_args(argv)
     if args.plots_only and not (args.plots_only / "points").is_dir():
         ap.error(f"{args.plots_only} is not a bench run folder (no points/ inside)")
@@ -92,6 +98,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             ap.error(str(e))
     if args.pool < 1:
         ap.error("--pool must be at least 1")
+    if args.repeats is not None and not 1 <= args.repeats <= 50:
+        ap.error("--repeats must be 1..50")
     if args.scenarios:
         bad = set(args.scenarios.split(",")) - set(SCENARIOS)
         if bad:
@@ -135,6 +143,9 @@ def main(argv: list[str]) -> int:
         specs = [s for s in specs if s.name in keep]
 
     profile = PROFILES[args.profile]
+    if args.repeats is not None:
+        profile.repeats = max(args.repeats, profile.sweep_repeats)
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
     if args.scenarios:
         profile.scenarios = [s for s in SCENARIOS if s in args.scenarios.split(",")]
     run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S") + f"-{profile.name}"
@@ -155,7 +166,7 @@ def main(argv: list[str]) -> int:
             print("  " + n, file=sys.stderr)
         return 2
     if args.dry_run:
-        return dry_run(profile, specs, notices, split)
+        return dry_run(profile, specs, notices, split, seed, not args.no_micro)
     (run_dir / "points").mkdir(parents=True, exist_ok=True)
     peers.save_missing(run_dir, missing, args.no_peers)
 
@@ -195,7 +206,7 @@ def main(argv: list[str]) -> int:
     # SIGTERM (a CI timeout, docker stop) is treated the same way.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        complete = measure(profile, specs, settings, run_dir)
+        complete = measure(profile, specs, settings, run_dir, seed, not args.no_micro)
     finally:
         if groups:
             groups.close()
@@ -204,9 +215,13 @@ def main(argv: list[str]) -> int:
         notices.append("run interrupted: the report shows only the points measured before Ctrl-C")
         report.save_notices(run_dir, notices)
     elif not args.no_micro:
+        t0 = time.monotonic()
         run_micro(build, run_dir, notices)
+        record_timing(run_dir, micro_s=time.monotonic() - t0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the report is quick: let it finish
+    t0 = time.monotonic()
     finish(run_dir, notices)
+    record_timing(run_dir, report_s=time.monotonic() - t0)
     latest = args.out.resolve() / "latest"
     if latest.is_symlink() or not latest.exists():
         if latest.is_symlink():
@@ -215,19 +230,29 @@ def main(argv: list[str]) -> int:
     return 0 if complete else 130
 
 
-def dry_run(profile, specs, notices: list[str], split) -> int:
-    by_name = {s.name: s for s in specs}
+def dry_run(profile, specs, notices: list[str], split, seed: int, micro: bool) -> int:
     print(f"bench: server CPUs {cpus.format_list(split.server)} (one-core models on CPU "
           f"{split.headline[0]}), load generator CPUs {cpus.format_list(split.client)}")
-    points = plan(profile, list(by_name), lambda m, sc: by_name[m].serves(sc))
-    runnable = [p for p in points if by_name[p.model].serves(p.scenario)]
+    points, runnable, _ = planned(profile, specs, seed)
+    info = describe_plan(profile, points, runnable, seed, micro)
     for n in notices:
         print("bench: " + n)
     for p in runnable:
-        print(f"{p.id}: {p.connections} connections, {p.idle} idle, warm-up {p.warmup_s:g} s, "
-              f"{p.duration_s:g} s")
-    print(f"{len(runnable)} points to measure ({len(points) - len(runnable)} more recorded as "
-          f"not applicable), about {fmt(estimate_s(profile, runnable))} on a 2-core machine")
+        rate = f"{p.rate_fraction:g} x the reference capacity" if p.rate_fraction is not None else ""
+        print(f"{p.id}: {p.connections} connections, {p.idle} idle{', ' + rate if rate else ''}, "
+              f"warm-up {p.warmup_s:g} s, {p.duration_s:g} s"
+              + (", headline" if p.headline else "")
+              + (f", A/A copy of {p.control_of}" if p.control_of else "")
+              + (f", reconnect every {p.conn_requests}" if p.conn_requests else "")
+              + f" (~{point_estimate_s(p):.1f} s)")
+    print(f"{len(runnable)} points to measure ({info['headline_points']} of them headline points "
+          f"repeated over {profile.repeats} rounds, shuffle seed {seed}; "
+          f"{len(points) - len(runnable)} more recorded as not applicable)")
+    for t in profile.thinned:
+        print(f"thinned: {t}")
+    print(f"estimate on a 2-core machine: {fmt(info['estimate_s'])} of points"
+          + (f" + {fmt(info['micro_estimate_s'])} of micro-benchmarks" if micro else "")
+          + f" + the report = {fmt(total_estimate_s(runnable, micro))}")
     return 0
 
 

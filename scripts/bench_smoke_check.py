@@ -1,19 +1,81 @@
 #!/usr/bin/python3
 """Checks a bench run folder (used by bench_smoke_test.sh): REPORT.md shows
-every plot, every plot exists as PNG and SVG, summary.csv has a row for
-every model x scenario, each measured or carrying the reason it was not,
-every measured point has its accounting.json (SPEC §6), the machine
-description records the CPU sets, and the load generator's command lines of
-all models at one point differ only in the target."""
+every plot and the sections that decide (noise floor, goal intervals and
+verdicts, cost at equal load, the accounting that does not close, the
+budget), every plot exists as PNG and SVG, summary.csv has the columns that
+tell served from rejected and waited work and a row for every model x
+scenario, each measured or carrying the reason it was not, every measured
+point has its accounting.json (SPEC §6), the machine description records
+the CPU sets, the load generator's command lines of all models at one point
+differ only in the target, and the plan ran its rounds, its A/A control and
+one connection policy per scenario."""
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
 EXPECTED_PLOTS = ["throughput", "latency", "peak_rss", "ctx_per_request", "cpu_per_request",
-                  "threads", "idle", "open_loop", "spectrum", "ramp", "stall"]
+                  "threads", "idle", "open_loop", "equal_load", "spectrum", "ramp", "stall"]
 OUR_MODELS = {"blocking", "threaded-pool0", "epoll"}
-SCENARIOS = ["hello", "sleep", "cpu", "stall", "idle", "pipelined", "open-loop", "ramp"]
+SCENARIOS = ["hello", "sleep", "cpu", "stall", "idle", "pipelined", "open-loop", "rotate", "ramp"]
+COLUMNS = ["goodput_rps", "non_2xx_rate", "censored_share", "little_ratio", "little_note",
+           "p50_lower_bound", "p99_lower_bound", "valid", "invalid_reason", "saturation",
+           "saturation_source", "conn_requests", "control_of", "headline", "send_lag_p99_us",
+           "schedule_kept", "server_cpus_busy", "client_cpus_busy", "cpu_method"]
+SECTIONS = ["### Noise floor (A/A control)", "### Headline", "## Cost at equal load",
+            "## Points whose accounting does not close", "## Plan, budget and what was thinned"]
+
+
+def plan_problems(run: Path, rows: list[dict], report: str) -> list[str]:
+    """Rounds, the A/A control, the shuffle's record, the open loop's
+    common rates and one connection policy per scenario (issues 13, 14)."""
+    problems = []
+    try:
+        plan = json.loads((run / "plan.json").read_text())
+    except (OSError, ValueError):
+        return ["plan.json missing or unreadable"]
+    for key in ("seed", "order", "repeats", "estimate_s", "timing"):
+        if key not in plan:
+            problems.append(f"plan.json has no {key}")
+    repeats = plan.get("repeats", 1)
+    control = [r for r in rows if r["control_of"]]
+    if not control:
+        problems.append("no A/A control rows in summary.csv")
+    head = {}
+    for r in rows:
+        if r["headline"] == "1" and r["status"] != "n/a":
+            head.setdefault((r["scenario"], r["model"], r["rate_fraction"] or r["x"]), []).append(r)
+    if not head:
+        problems.append("no headline points in summary.csv")
+    for key, reps in head.items():
+        if len(reps) != repeats:
+            problems.append(f"headline point {key}: {len(reps)} repeats, the plan says {repeats}")
+    policies: dict[str, set] = {}
+    for r in rows:
+        if r["status"] != "n/a":
+            policies.setdefault(r["scenario"], set()).add(r["conn_requests"])
+    for sc, ps in policies.items():
+        if len(ps) != 1:
+            problems.append(f"{sc}: models ran different connection policies {ps}")
+    if policies.get("rotate") and policies["rotate"] == {""}:
+        problems.append("rotate ran without reconnecting")
+    rates: dict[str, set] = {}
+    for r in rows:
+        if r["scenario"] == "open-loop" and r["status"] == "ok":
+            rates.setdefault(r["rate_fraction"], set()).add(r["offered_rps"])
+    for f, rs in rates.items():
+        if len(rs) != 1:
+            problems.append(f"open loop at {f}: different rates per model {rs}")
+    if rates and not (run / "open_loop.json").exists():
+        problems.append("open_loop.json missing")
+    goals = [l for l in report.splitlines() if re.match(r"\| \S+ / \S+: ", l)]
+    for line in goals:
+        if not re.search(r"\[\d[\d.,]*, \d[\d.,]*\]|no interval|not measured|no valid pair", line):
+            problems.append(f"a ratio without an interval: {line[:100]}")
+        if "≤" in line and not re.search(r"\*\*(met|not met|undecided)\*\*", line):
+            problems.append(f"a goal row without a three-way verdict: {line[:100]}")
+    return problems
 
 
 def stall_problems(run: Path, rows: list[dict]) -> list[str]:
@@ -119,14 +181,25 @@ def main(run: Path) -> int:
                 problems.append(f"plot missing: {f.name}")
         if f"plots/{name}.png" not in report:
             problems.append(f"REPORT.md does not show {name}.png")
+    for section in SECTIONS:
+        if section not in report:
+            problems.append(f"REPORT.md has no section {section!r}")
+    if "server-bound" not in report or "grey band" not in report:
+        problems.append("REPORT.md does not explain the markers under the plots")
     with open(run / "summary.csv") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        problems.append(f"summary.csv lacks columns {missing}")
+        rows = [dict({c: "" for c in COLUMNS}, **r) for r in rows]
     models = {r["model"] for r in rows}
     if not OUR_MODELS <= models:
         problems.append(f"models missing from summary.csv: {OUR_MODELS - models}")
     if not any(m.startswith("threaded-pool") and m != "threaded-pool0" for m in models):
         problems.append("no threaded --pool N model in summary.csv")
-    for m in sorted(models):
+    controls = {r["model"] for r in rows if r["control_of"]}
+    for m in sorted(models - controls):
         for sc in SCENARIOS:
             mine = [r for r in rows if r["model"] == m and r["scenario"] == sc]
             if not mine:
@@ -134,12 +207,15 @@ def main(run: Path) -> int:
             for r in mine:
                 if r["status"] != "ok" and not r["reason"]:
                     problems.append(f"{m} x {sc} x={r['x']}: status {r['status']} without a reason")
-                if r["status"] == "ok" and r["throughput_rps"] == "":
-                    problems.append(f"{m} x {sc} x={r['x']}: ok but no throughput")
+                if r["status"] == "ok" and (r["throughput_rps"] == "" or r["goodput_rps"] == ""):
+                    problems.append(f"{m} x {sc} x={r['x']}: ok but no throughput or goodput")
+                if r["status"] == "ok" and r["valid"] == "0" and not r["invalid_reason"]:
+                    problems.append(f"{m} x {sc} x={r['x']}: not valid without a reason")
     problems += stall_problems(run, rows)
     problems += accounting_problems(run, rows)
     problems += same_workload_problems(run)
     problems += machine_problems(run)
+    problems += plan_problems(run, rows, report)
     ok_hello = [r for r in rows if r["scenario"] == "hello" and r["status"] == "ok"
                 and float(r["throughput_rps"] or 0) > 0]
     if not ok_hello:

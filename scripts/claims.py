@@ -10,6 +10,13 @@ comes from the run folder, and every verdict from a threshold below.
 RUN_FOLDER is a bench run (summary.csv + micro/*.json) or a micro run of
 scripts/microbench.py (*.json); whatever is missing is "not measured in this
 run".
+
+Only valid macro points are evidence: a point the load generator called
+invalid (exit 3), whose answers were mostly rejections, or where some
+connections never opened is left out, and every macro figure names the
+point folders it came from (the table's last column). Where a point was
+repeated, the ratios carry a 95 % bootstrap interval (benchlib/stats.py)
+and a verdict that the interval does not settle is *undecided*.
 """
 from __future__ import annotations
 
@@ -17,15 +24,17 @@ import argparse
 import csv
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import micro_results  # noqa: E402
+from benchlib import stats  # noqa: E402
 
 HOLDS, NUANCE, FAILS, MISSING = ("holds", "holds with a nuance", "does not hold",
                                  "not measured in this run")
+UNDECIDED = "undecided"
 
 # --- Thresholds, and why ---------------------------------------------------
 # "One client at a time": with N times the clients, a server that serves one
@@ -71,6 +80,8 @@ class Claim:
     macro: str
     verdict: str
     why: str
+    # The bench points the macro figures came from (folders under points/).
+    sources: tuple[str, ...] = ()
 
 
 # --- Formatting ------------------------------------------------------------
@@ -98,30 +109,70 @@ def _num(value) -> Optional[float]:
         return None
 
 
+# A point whose answers were mostly rejections measured the rejecting.
+MOSTLY_REJECTED = 0.5
+
+
+def evidence(row: dict) -> bool:
+    """Whether a summary.csv row may decide a claim. The `valid` column says
+    so where the CSV has it; older CSVs are judged from what they have: the
+    loadgen's exit 3 in the reason, mostly non-2xx answers, connections that
+    never opened (they did not measure what their connection count says)."""
+    if row.get("status", "ok") not in ("ok", ""):
+        return False
+    if (_num(row.get("not_opened")) or 0) > 0:
+        return False
+    if row.get("valid") not in (None, ""):
+        return bool(_num(row["valid"]))
+    if "exit 3" in (row.get("reason") or "") or "INVALID" in (row.get("reason") or ""):
+        return False
+    answered, rejected = _num(row.get("requests")), _num(row.get("non_2xx"))
+    return not (answered and rejected and rejected > MOSTLY_REJECTED * answered)
+
+
+def point_id(row: dict) -> str:
+    """The point's folder name, as scripts/benchlib/profiles.Point.id."""
+    if row.get("rate_fraction") not in (None, ""):
+        x = f"{float(row['rate_fraction']):g}x"
+    else:
+        x = _num(row.get("x"))
+        x = f"{int(x if x is not None else _num(row.get('connections')) or 0)}"
+    return f"{row.get('scenario')}__{row.get('model')}__{x}__r{row.get('repeat') or 0}"
+
+
 class Macro:
-    """summary.csv, repeats folded into their median, failed points left out,
-    and so are points where some connections never opened: they did not
-    measure what their connection count says. Tolerates missing columns:
-    every accessor returns None instead."""
+    """summary.csv, repeats folded into their median, with only the points
+    that are evidence (evidence()). Tolerates missing columns: every
+    accessor returns None instead."""
 
     def __init__(self, run_dir: Path):
         self.rows: list[dict] = []
         for path in (run_dir / "summary.csv", run_dir.parent / "summary.csv"):
             if path.is_file():
                 with open(path, newline="") as f:
-                    self.rows = [r for r in csv.DictReader(f)
-                                 if r.get("status", "ok") in ("ok", "")
-                                 and not (_num(r.get("not_opened")) or 0) > 0]
+                    self.rows = [r for r in csv.DictReader(f) if evidence(r)
+                                 and not r.get("control_of")]
                 break
+        self.cited: list[str] = []
 
     def __bool__(self) -> bool:
         return bool(self.rows)
+
+    def cite(self, *rows: dict) -> None:
+        """Records the points a claim's figures come from (evaluate() hands
+        them to the claim's `sources`)."""
+        for r in rows:
+            for i in (r or {}).get("_ids", ()):
+                if i not in self.cited:
+                    self.cited.append(i)
 
     def models(self, scenario: str) -> set[str]:
         return {r.get("model", "") for r in self.rows if r.get("scenario") == scenario}
 
     def points(self, scenario: str, model: str) -> list[tuple[float, dict]]:
-        """(x, row of medians) sorted by x: connections, or idle connections."""
+        """(x, row of medians) sorted by x: connections, or idle connections.
+        The row's "_ids" are the folders of the repeats folded into it, and
+        "_by_repeat" maps column -> {repeat: value} for the intervals."""
         groups: dict[float, list[dict]] = {}
         for r in self.rows:
             if r.get("scenario") != scenario or r.get("model") != model:
@@ -137,6 +188,10 @@ class Macro:
             for key in rows[0]:
                 values = [v for v in (_num(r.get(key)) for r in rows) if v is not None]
                 merged[key] = statistics.median(values) if values else rows[0].get(key)
+            merged["_ids"] = tuple(sorted(point_id(r) for r in rows))
+            merged["_by_repeat"] = {key: {int(_num(r.get("repeat")) or i): _num(r.get(key))
+                                          for i, r in enumerate(rows) if _num(r.get(key)) is not None}
+                                    for key in rows[0]}
             out.append((x, merged))
         return out
 
@@ -164,10 +219,29 @@ def _epoll_model(models: set[str]) -> Optional[str]:
 
 
 def _common_point(macro: Macro, scenario: str, a: str, b: str):
-    """The largest x both models measured, with both rows."""
+    """The largest x both models measured validly, with both rows."""
     pa, pb = dict(macro.points(scenario, a)), dict(macro.points(scenario, b))
     common = sorted(set(pa) & set(pb))
     return (common[-1], pa[common[-1]], pb[common[-1]]) if common else None
+
+
+def _best_common(macro: Macro, scenarios, a: str, b: str):
+    """(scenario, x, row a, row b) at the largest x both models measured
+    validly in any of `scenarios` (the first scenario wins a tie)."""
+    best = None
+    for sc in scenarios:
+        point = _common_point(macro, sc, a, b)
+        if point and (best is None or point[0] > best[1]):
+            best = (sc, *point)
+    return best
+
+
+def _ratio(ra: dict, rb: dict, column: str) -> Optional[stats.Interval]:
+    """a / b of one column, over the repeats of both points (paired by
+    repeat where they pair), or None."""
+    a = (ra.get("_by_repeat") or {}).get(column) or {}
+    b = (rb.get("_by_repeat") or {}).get(column) or {}
+    return stats.ratio_interval(a, b)
 
 
 # --- The claims ------------------------------------------------------------
@@ -175,13 +249,17 @@ def _common_point(macro: Macro, scenario: str, a: str, b: str):
 def blocking_one_client(micro: dict, macro: Macro) -> Claim:
     claim = "Blocking accept: \"can only handle one client at time\""
     micro_text = "no micro-benchmark: a property of the whole server"
-    for scenario in ("sleep", "hello"):
+    # rotate: every connection reconnects after 100 requests, so the one
+    # thread serves them all in turn (with keep-alive it serves one only,
+    # and the others' points are not valid).
+    for scenario in ("sleep", "rotate", "hello"):
         pts = macro.points(scenario, "blocking")
         pts = [(x, r) for x, r in pts if col(r, "throughput_rps")]
         if len(pts) < 2:
             continue
         (x1, r1), (xn, rn) = pts[0], pts[-1]
         gain = rn["throughput_rps"] / r1["throughput_rps"]
+        macro.cite(r1, rn)
         text = (f"`{scenario}`, server-blocking: {r1['throughput_rps']:,.0f} req/s with {x1:.0f} "
                 f"connection(s), {rn['throughput_rps']:,.0f} with {xn:.0f} ({gain:.2f}x)")
         # No latency here: the p99 of the requests that completed leaves out
@@ -216,6 +294,7 @@ def thread_memory(micro: dict, macro: Macro) -> Claim:
     idle = [(x, r) for x, r in idle if x > 0 and col(r, "rss_per_idle_conn_bytes")]
     if idle:
         x, r = idle[-1]
+        macro.cite(r)
         macro_text = (f"server-threaded --pool 0 holding {x:.0f} idle connections (a thread "
                       f"each): {size(r['rss_per_idle_conn_bytes'])} RSS per connection")
     if default is None:
@@ -268,6 +347,7 @@ def epoll_watch_bytes(micro: dict, macro: Macro) -> Claim:
                 if x > 0 and col(r, "rss_per_idle_conn_bytes") is not None]
         if idle:
             x, r = idle[-1]
+            macro.cite(r)
             macro_text = (f"{epoll} holding {x:.0f} idle connections: "
                           f"{size(r['rss_per_idle_conn_bytes'])} of user-space RSS per connection")
     if watch is None:
@@ -335,6 +415,7 @@ def context_switches(micro: dict, macro: Macro) -> Claim:
             cp, ce = col(rp, "ctx_per_req", "ctx_switches_per_req"), col(re, "ctx_per_req",
                                                                            "ctx_switches_per_req")
             if cp is not None and ce is not None:
+                macro.cite(rp, re)
                 macro_text = (f"`hello` at {x:.0f} connections: {cp:.2f} context switches per "
                               f"request in {pool}, {ce:.2f} in {epoll}")
     if not threads or callback is None:
@@ -389,15 +470,20 @@ def pool_efficiency(micro: dict, macro: Macro) -> Claim:
         parts.append(f"event-loop callback: {ns(callback)}")
     micro_text = "; ".join(parts) or MISSING
 
-    hello = macro.models("hello")
+    hello = macro.models("hello") | macro.models("rotate")
     pool, epoll = _pool_model(hello), _epoll_model(hello)
-    point = _common_point(macro, "hello", pool, epoll) if pool and epoll else None
+    # Keep-alive (hello) or reconnecting (rotate): a fixed pool serves only
+    # as many keep-alive connections as it has threads, so its larger hello
+    # points are not valid; the claim is read where both are valid at the
+    # most connections.
+    point = _best_common(macro, ("hello", "rotate"), pool, epoll) if pool and epoll else None
     if point:
-        x, rp, re = point
+        scenario, x, rp, re = point
+        macro.cite(rp, re)
         cp, ce = col(rp, "server_cpu_us_per_req"), col(re, "server_cpu_us_per_req")
-        tp, te = col(rp, "throughput_rps"), col(re, "throughput_rps")
+        tp, te = (col(rp, "goodput_rps", "throughput_rps"), col(re, "goodput_rps", "throughput_rps"))
         bound = any(col(r, "client_bound") for r in (rp, re))
-        macro_text = f"`hello` at {x:.0f} connections: "
+        macro_text = f"`{scenario}` at {x:.0f} connections: "
         macro_text += ", ".join(
             f"{m}: {t:,.0f} req/s" + (f", {c:.2f} µs CPU/req" if c is not None else "")
             + (f", {col(r, 'threads_max', 'threads'):.0f} threads"
@@ -406,16 +492,33 @@ def pool_efficiency(micro: dict, macro: Macro) -> Claim:
         note = " (the load generator's CPU was saturated: throughput is the client's limit)" \
             if bound else ""
         if cp and ce:
+            iv = _ratio(rp, re, "server_cpu_us_per_req")
+            if iv is not None and iv.method != "single":
+                spread = f"{iv.text(2)} (95 % interval over {iv.n} repeats)"
+                if iv.lo >= POOL_CLEARLY_WORSE:
+                    return Claim(claim, micro_text, macro_text, HOLDS,
+                                 f"the pool spends {spread} the server CPU per request{note}")
+                if iv.lo >= POOL_SAME:
+                    return Claim(claim, micro_text, macro_text, NUANCE,
+                                 f"the pool spends {spread} the CPU per request: less efficient, "
+                                 f"but only slightly at this load{note}")
+                if iv.hi < POOL_SAME:
+                    return Claim(claim, micro_text, macro_text, FAILS,
+                                 f"the pool spends {spread} the event loop's CPU per request{note}")
+                return Claim(claim, micro_text, macro_text, UNDECIDED,
+                             f"the pool spends {spread} the event loop's CPU per request: the "
+                             f"interval straddles {POOL_SAME:g}{note}")
             r = cp / ce
+            one = " (one repeat: no interval)" if iv is not None else ""
             if r >= POOL_CLEARLY_WORSE:
                 return Claim(claim, micro_text, macro_text, HOLDS,
-                             f"the pool spends {r:.2f}x the server CPU per request{note}")
+                             f"the pool spends {r:.2f}x the server CPU per request{one}{note}")
             if r >= POOL_SAME:
                 return Claim(claim, micro_text, macro_text, NUANCE,
                              f"the pool spends {r:.2f}x the CPU per request: less efficient, "
-                             f"but only slightly at this load{note}")
+                             f"but only slightly at this load{one}{note}")
             return Claim(claim, micro_text, macro_text, FAILS,
-                         f"the pool spends {r:.2f}x the event loop's CPU per request{note}")
+                         f"the pool spends {r:.2f}x the event loop's CPU per request{one}{note}")
         if tp and te:
             r = te / tp
             verdict = HOLDS if r >= POOL_CLEARLY_WORSE else NUANCE if r >= POOL_SAME else FAILS
@@ -446,6 +549,7 @@ def epoll_scales(micro: dict, macro: Macro) -> Claim:
         if len(idle) >= 2:
             (x0, r0), (xn, rn) = idle[0], idle[-1]
             macro_keeps = rn["throughput_rps"] / r0["throughput_rps"]
+            macro.cite(r0, rn)
             macro_text = (f"{loop}, one active client beside {x0:.0f} → {xn:.0f} idle connections: "
                           f"{r0['throughput_rps']:,.0f} → {rn['throughput_rps']:,.0f} req/s "
                           f"({macro_keeps:.0%})")
@@ -505,7 +609,14 @@ CLAIMS = [blocking_one_client, thread_memory, epoll_watch_bytes, context_switche
 def evaluate(run_dir: Path) -> list[Claim]:
     run_dir = Path(run_dir)
     micro, macro = micro_results.load(run_dir), Macro(run_dir)
-    return [check(micro, macro) for check in CLAIMS]
+    return [_checked(check, micro, macro) for check in CLAIMS]
+
+
+def _checked(check, micro: dict, macro: Macro) -> Claim:
+    """One claim, with the points its macro figures came from."""
+    macro.cited = []
+    claim = check(micro, macro)
+    return replace(claim, sources=tuple(macro.cited))
 
 
 def _protocol_share(micro: dict, macro: Macro) -> Optional[str]:
@@ -541,8 +652,8 @@ def claims_markdown(run_dir, heading: bool = True) -> str:
     """The section as markdown; heading=False leaves out its "## " title for
     a caller that writes its own."""
     run_dir = Path(run_dir)
+    claims = evaluate(run_dir)
     micro, macro = micro_results.load(run_dir), Macro(run_dir)
-    claims = [check(micro, macro) for check in CLAIMS]
     m = micro_results.machine(run_dir)
     where = (f"{m.get('cpu_model', 'unknown CPU')}, {m.get('cpus', '?')} CPUs, "
              f"Linux {m.get('kernel', '?')}" if m else "the machine of this run")
@@ -552,8 +663,12 @@ def claims_markdown(run_dir, heading: bool = True) -> str:
         "The verdicts are computed by `scripts/claims.py` from the figures, with the thresholds "
         "explained there; a figure is this machine's, not a universal constant.",
         "",
-        "| claim | measured (micro) | measured (macro) | verdict |",
-        "|---|---|---|---|",
+        "Only valid points are evidence: a point the load generator called invalid, or whose "
+        "answers were mostly rejections, decides nothing; the last column names the point "
+        "folders (`points/<id>/`) each macro figure came from.",
+        "",
+        "| claim | measured (micro) | measured (macro) | verdict | points |",
+        "|---|---|---|---|---|",
     ]
 
     def cell(text: str) -> str:
@@ -561,13 +676,26 @@ def claims_markdown(run_dir, heading: bool = True) -> str:
 
     for c in claims:
         verdict = f"**{c.verdict}**" + (f": {c.why}" if c.why else "")
-        lines.append(f"| {cell(c.claim)} | {cell(c.micro)} | {cell(c.macro)} | {cell(verdict)} |")
+        lines.append(f"| {cell(c.claim)} | {cell(c.micro)} | {cell(c.macro)} | {cell(verdict)} | "
+                     f"{cell(_cite(c.sources))} |")
     lines.append("")
     lines += [f"- Verdict: {c.claim}: **{c.verdict}**" for c in claims]
     share = _protocol_share(micro, macro)
     if share:
         lines += ["", share]
     return "\n".join(lines)
+
+
+def _cite(sources: tuple[str, ...]) -> str:
+    """Point folders, repeats folded: hello__epoll__1000__r0,1,2."""
+    if not sources:
+        return "–"
+    by: dict[str, list[str]] = {}
+    for s in sources:
+        base, _, rep = s.rpartition("__")
+        by.setdefault(base, []).append(rep)
+    return ", ".join(f"`{b}__{'r' + ','.join(r[1:] for r in sorted(reps)) if len(reps) > 1 else reps[0]}`"
+                     for b, reps in by.items())
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,7 @@ from . import registry
 
 # Scenarios a peer can serve when it does not say otherwise: the peers answer
 # /hello only (no /sleep, no /cpu), so those sweeps would measure 404s.
-PEER_DEFAULT_SCENARIOS = frozenset({"hello", "idle", "pipelined", "open-loop"})
+PEER_DEFAULT_SCENARIOS = frozenset({"hello", "idle", "pipelined", "open-loop", "rotate"})
 
 
 @dataclass

@@ -80,7 +80,8 @@ def loadgen_argv(settings: Settings, pt: Point, url: str, out: Path, connections
         argv += ["--pipeline", str(pt.pipeline)]
     if pt.connect_rate:
         argv += ["--connect-rate", str(pt.connect_rate)]
-    if getattr(pt, "conn_requests", 0):
+    if pt.conn_requests:
+        # The scenario's connection policy, the same for every model.
         argv += ["--conn-requests", str(pt.conn_requests)]
     argv.append(url)
     return argv

@@ -17,7 +17,7 @@ def draw_ramp(self) -> None:
         except (OSError, ValueError):
             continue
         samples = read_samples(pdir / "samples.csv")
-        if info.get("status") != "ok" or not samples:
+        if info.get("status") != "ok" or not samples or not {"rss_kib", "threads"} <= set(samples[0]):
             continue
         t0 = (info.get("marks") or {}).get("loadgen_start_t", 0)
         runs.append((info["model"], info["point"], [s for s in samples if s["t_s"] >= t0], t0))
@@ -43,4 +43,4 @@ def draw_ramp(self) -> None:
               f"The load generator opens {pt['connect_rate']} connections a second up to "
               f"{pt['connections']} (dotted line: ramp complete), each asking /sleep/10 in a loop. "
               "Watch the thread-per-connection server's threads and memory climb with the ramp "
-              "while the event loop stays flat.")
+              "while the event loop stays flat.", markers=False)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+from typing import Optional
 
 import matplotlib.pyplot as plt
 
-from .summary import grouped, _num
+from .summary import grouped, is_valid, _num
 
 PERCENTILE_KEYS = [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99),
                    ("p99_9", 0.999), ("p99_99", 0.9999)]
@@ -62,6 +62,14 @@ def loglinear_pairs(hist: dict) -> list[tuple[float, int]]:
     return sorted(p for p in out if p[1] > 0)
 
 
+def censored_from(lg: dict) -> Optional[float]:
+    """The smallest latency that is only a lower bound (format 2's
+    histogram_censored: requests unanswered when given up or when the window
+    closed), in µs; every percentile at or above it may be higher still."""
+    pairs = histogram_pairs(lg.get("histogram_censored"))
+    return pairs[0][0] if pairs else None
+
+
 def spectrum_points(lg: dict) -> tuple[list[float], list[float], str]:
     """(quantiles, latencies_us, source)."""
     pairs = histogram_pairs(lg.get("histogram"))
@@ -84,7 +92,8 @@ def spectrum_points(lg: dict) -> tuple[list[float], list[float], str]:
 def chosen_point(rows: list[dict]) -> float | None:
     """The hello connection count closest to 1000 that ran for most models."""
     g = grouped(rows, "hello")
-    xs = sorted({float(e["x"]) for es in g.values() for e in es if e["n_ok"]})
+    xs = sorted({float(e["x"]) for es in g.values() for e in es if e["n_valid"]}
+                or {float(e["x"]) for es in g.values() for e in es if e["n_ok"]})
     return min(xs, key=lambda x: abs(math.log10(x) - 3)) if xs else None
 
 
@@ -94,8 +103,13 @@ def draw_spectrum(self) -> None:
         return
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     sources = set()
+    lower_bounds = False
     for model in self.order({r["model"] for r in self.rows if r["scenario"] == "hello"}):
         files = sorted((self.run_dir / "points").glob(f"hello__{model}__{int(x)}__r*/loadgen.json"))
+        # A valid repeat's histogram first: an invalid one is not evidence.
+        valid = {f"r{r['repeat']}" for r in self.rows if r["scenario"] == "hello"
+                 and r["model"] == model and float(r["x"]) == x and is_valid(r)}
+        files.sort(key=lambda f: f.parent.name.rsplit("__", 1)[1] not in valid)
         if not files:
             continue
         try:
@@ -107,9 +121,19 @@ def draw_spectrum(self) -> None:
             continue
         sources.add(src)
         nines = [-math.log10(1 - q) for q in qs]
-        ax.plot(nines, [v / 1000 for v in vs], label=self.labels[model], color=self.colour[model],
-                linestyle="--" if self.peer[model] else "-", linewidth=1.8,
-                marker="o" if src == "percentiles" else None, markersize=4)
+        ys = [v / 1000 for v in vs]
+        style = dict(color=self.colour[model], linestyle="--" if self.peer[model] else "-")
+        cut = censored_from(lg)
+        k = next((i for i, v in enumerate(vs) if cut is not None and v >= cut), len(vs))
+        ax.plot(nines[:k + 1], ys[:k + 1], label=self.labels[model], linewidth=1.8,
+                marker="o" if src == "percentiles" else None, markersize=4, **style)
+        if k < len(vs):
+            # From the first censored value on, every percentile is only a
+            # lower bound: drawn thin, with an arrow up where it starts.
+            lower_bounds = True
+            ax.plot(nines[k:], ys[k:], linewidth=0.8, alpha=0.6, **style)
+            ax.annotate("", xy=(nines[k], ys[k]), xytext=(0, 18), textcoords="offset points",
+                        arrowprops=dict(arrowstyle="<-", color=self.colour[model]))
     ticks = [0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999]
     ax.set_xticks([-math.log10(1 - q) for q in ticks])
     ax.set_xticklabels([f"{q * 100:g}%" for q in ticks])
@@ -122,4 +146,7 @@ def draw_spectrum(self) -> None:
     self.save(fig, "spectrum", f"Latency percentile spectrum: hello at {x:g} connections",
               f"Every percentile from the median out to the slowest requests, drawn from {how} of "
               "one point. Look at the right-hand end: the tail is where thread scheduling and a "
-              "stalled loop show up long before the median moves.")
+              "stalled loop show up long before the median moves."
+              + (" Where a line turns thin with an arrow up, the requests from there on got no "
+                 "answer in the window: their latency is only a lower bound." if lower_bounds else "")
+              + " One valid repeat per model.", markers=False)
