@@ -81,11 +81,17 @@ class IsolatedHostTest(unittest.TestCase):
     def test_removed_on_exception_with_process_still_inside(self):
         with self.assertRaises(RuntimeError):
             with netns.isolated_host("boom") as h:
-                sleeper = subprocess.Popen(h.wrap(["sleep", "30"]))
+                # Inside before the exception: under load `ip netns exec` may
+                # not have entered the namespace yet, and a process still
+                # outside is not what this test is about.
+                sleeper = subprocess.Popen(h.wrap(["sh", "-c", "echo inside; exec sleep 30"]),
+                                           stdout=subprocess.PIPE, text=True)
+                self.assertEqual(sleeper.stdout.readline().strip(), "inside")
                 raise RuntimeError("boom")
         self.assertEqual(mine(), [])
         # The cleanup had to end the process inside for the namespace to go.
         self.assertIsNotNone(sleeper.wait(timeout=5))
+        sleeper.stdout.close()
 
 
 @unittest.skipUnless(OK and os.geteuid() == 0, "Topology needs root: " + WHY)
