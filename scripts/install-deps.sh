@@ -17,6 +17,7 @@ required=(
   clang libclang-rt-14-dev clang-format
   python3 python3-matplotlib python3-numpy
   iproute2 procps util-linux curl strace
+  linux-perf
 )
 optional_peers=(nginx-light wrk)
 optional_docker=(docker.io docker-compose debootstrap)
