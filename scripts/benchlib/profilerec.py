@@ -8,7 +8,7 @@ report uses).
 
 Stacks are walked with frame pointers (perf's default `-g`): the build
 keeps them (CMake's IOMODELS_FRAME_POINTERS, on by default; its cost is in
-docs/SPEC.md's build section). DWARF unwinding (`--call-graph dwarf`)
+docs/SPEC.md §6). DWARF unwinding (`--call-graph dwarf`)
 would copy 8 KiB of stack per sample: files a hundred times larger and a
 perf process busy enough to disturb the point.
 """
