@@ -26,7 +26,6 @@ and the per-name tracepoints), against a few µs of server CPU per request.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -151,7 +150,7 @@ def counts_from_stat(values: dict[str, Optional[float]], vfs: Optional[dict] = N
     }
 
 
-class Counting:
+class Counting(perfctl.PointFile):
     """The counters of one point. Use:
 
         c = Counting(server.pid, pdir, server_cpus="0", perf_cpus="1")
@@ -163,6 +162,7 @@ class Counting:
     Never raises for perf's sake: when perf is missing or refused, the JSON
     says "skipped" with the reason, the scheduler delay is still read, and
     the point runs on unchanged."""
+    FILE = FILE
 
     def __init__(self, pid: int, out_dir: Path, server_cpus: str = "", perf_cpus: str = "",
                  availability: Optional[perfctl.Availability] = None, perf: str = "perf",
@@ -260,21 +260,12 @@ class Counting:
                     self.doc.update(status="ok", reason="")
                 else:
                     self._fail(f"perf stat printed no counts (exit {code})")
-        if window is not None:
-            self.doc["window"] = window.as_json()
         if len(self._snaps) == 2:
             self.doc["sched_delay"] = rundelay.window(self._snaps[0], self._snaps[1],
                                                       self.doc.get("task_clock_s"))
         if note:
             self.doc["note"] = note
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / FILE).write_text(json.dumps(self.doc, indent=1))
-        return self.doc
-
-    def abort(self) -> None:
-        """An interrupted point: stop perf, undo the cgroup, write nothing."""
-        if self.perf:
-            self.perf.stop(timeout_s=5)
+        return self.write(window)
 
     def _fail(self, why: str) -> None:
         self.doc["status"] = "failed"
@@ -282,10 +273,7 @@ class Counting:
 
 
 def load(pdir: Path) -> Optional[dict]:
-    try:
-        return json.loads((Path(pdir) / FILE).read_text())
-    except (OSError, ValueError):
-        return None
+    return perfctl.read_json(Path(pdir) / FILE)
 
 
 # summary.csv's columns from perfcount.json, per answered request.

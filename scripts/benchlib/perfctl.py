@@ -11,6 +11,7 @@ caller knows when it took effect and records the instants before and after.
 """
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -229,6 +230,35 @@ class PerfSession:
         code = self.proc.poll()
         return (f"perf {what}" + (f" (exit {code})" if code is not None else "")
                 + (": " + " | ".join(tail) if tail else ""))
+
+
+def read_json(path: Path) -> Optional[dict]:
+    """A point's JSON file, or None when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class PointFile:
+    """What Counting and Recording share: a JSON document for the point's
+    folder (self.doc, written as self.FILE) and the perf process behind it."""
+    FILE = ""
+    out_dir: Path
+    doc: dict
+    perf: Optional["WindowedPerf"] = None
+
+    def write(self, window=None) -> dict:
+        if window is not None:
+            self.doc["window"] = window.as_json()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / self.FILE).write_text(json.dumps(self.doc, indent=1))
+        return self.doc
+
+    def abort(self) -> None:
+        """An interrupted point: stop perf, undo the cgroup, write nothing."""
+        if self.perf:
+            self.perf.stop(timeout_s=10)
 
 
 class WindowedPerf:

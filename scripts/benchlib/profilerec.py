@@ -14,7 +14,6 @@ perf process busy enough to disturb the point.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Optional
@@ -29,10 +28,11 @@ FILE = "profile.json"
 FREQUENCY_HZ = 1999
 
 
-class Recording:
+class Recording(perfctl.PointFile):
     """Use as perfcount.Counting: start() before the load, timer(window)
     for the edges, finish(window, title) after; never raises for perf's
     sake (status "skipped" or "failed" with the reason instead)."""
+    FILE = FILE
 
     def __init__(self, pid: int, out_dir: Path, server_cpus: str = "", perf_cpus: str = "",
                  availability: Optional[perfctl.Availability] = None, perf: str = "perf",
@@ -92,15 +92,7 @@ class Recording:
                 self.doc.update(status="failed", reason=f"perf record wrote no data (exit {code})")
             else:
                 self._fold_and_draw(title, subtitle)
-        if window is not None:
-            self.doc["window"] = window.as_json()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / FILE).write_text(json.dumps(self.doc, indent=1))
-        return self.doc
-
-    def abort(self) -> None:
-        if self.perf:
-            self.perf.stop(timeout_s=10)
+        return self.write(window)
 
     def _fold_and_draw(self, title: str, subtitle: str) -> None:
         with open(self.out_dir / "profile.script.err", "wb") as err:
@@ -128,7 +120,4 @@ class Recording:
 
 
 def load(pdir: Path) -> Optional[dict]:
-    try:
-        return json.loads((Path(pdir) / FILE).read_text())
-    except (OSError, ValueError):
-        return None
+    return perfctl.read_json(Path(pdir) / FILE)

@@ -19,12 +19,11 @@ server is charged to it as system time) and the rest is one "kernel" part.
 """
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Optional
 
-from . import flamegraph, flamepng, flamesvg, perfcount, profilerec
+from . import flamegraph, flamepng, flamesvg, perfcount, perfctl, profilerec
 
 TITLE = "## Where the time goes"
 KERNEL_REST = "kernel"
@@ -52,13 +51,6 @@ def point_id(row: dict) -> str:
     rf = _num(row.get("rate_fraction"))
     x = f"{rf:g}x" if rf is not None else f"{int(float(row['x']))}"
     return f"{row['scenario']}__{row['model']}__{x}__r{int(float(row.get('repeat') or 0))}"
-
-
-def _load(path: Path) -> Optional[dict]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def reference_rows(rows: list[dict], scenario: str, connections: int) -> dict[str, list[dict]]:
@@ -89,7 +81,7 @@ def cpu_parts(row: dict, pdir: Path) -> Optional[dict]:
     requests = _num(row.get("requests"))
     if not requests:
         return None
-    acc = _load(pdir / "accounting.json") or {}
+    acc = perfctl.read_json(pdir / "accounting.json") or {}
     srv = acc.get("server") or {}
     user, system = _num(srv.get("user_s")), _num(srv.get("system_s"))
     prof = profilerec.load(pdir) or {}
@@ -127,7 +119,7 @@ def _wait_us(row: dict, pdir: Path) -> Optional[float]:
 
 
 def _window_s(pdir: Path) -> Optional[float]:
-    lg = _load(pdir / "loadgen.json") or {}
+    lg = perfctl.read_json(pdir / "loadgen.json") or {}
     return lg.get("duration_s")
 
 
