@@ -87,10 +87,17 @@ class Target:
                 **({"note": self.note} if self.note else {})}
 
     def release(self) -> None:
-        """Removes the cgroup we made: the server's processes (if any are
+        """Removes the cgroup we made once its last user is done (a point's
+        counting and profile share one): the server's processes (if any are
         left) go back where they were first."""
         if not (self.made and self.cgroup):
             return
+        self.made = False   # released once per Target
+        _users[self.cgroup] = _users.get(self.cgroup, 1) - 1
+        if _users[self.cgroup] > 0:
+            return
+        del _users[self.cgroup]
+        _origins.pop(self.cgroup, None)
         try:
             left = [int(p) for p in (self.cgroup / "cgroup.procs").read_text().split()]
         except OSError:
@@ -107,26 +114,41 @@ class Target:
             pass
 
 
+# Users of each cgroup made here: a point's counting and its profile target
+# the same server, so they share one cgroup, removed when both are done.
+_users: dict[Path, int] = {}
+_origins: dict[Path, dict] = {}
+
+
 def choose(pids: list[int], cpus: list[int], cgroup: Optional[str] = None,
            make_cgroup: bool = True) -> Target:
     """The way to count these processes. `cgroup`: the server's own cgroup
-    if the bench made one (a path, in the hierarchy perf filters by)."""
+    if the bench made one. When it lies in the hierarchy perf filters by, it
+    is used as is (moving the server out would take it from the bench's
+    accounting); in another hierarchy (cgroup v1's cpuacct beside a v2 that
+    perf uses) it is no concern of perf's, and one is made here."""
     root, v1 = perf_cgroup_root()
+    note = ""
     if cgroup:
         path = Path(cgroup)
         if root and path.is_dir() and (path == root or root in path.parents):
             return Target(pids, cpus, path, root)
-        return Target(pids, cpus, note=f"{cgroup} is not in perf's cgroup hierarchy ({root})")
+        note = f"{cgroup} is not in perf's cgroup hierarchy ({root}): "
     if not make_cgroup:
-        return Target(pids, cpus)
+        return Target(pids, cpus, note=note + "counting by pid")
     if root is None:
-        return Target(pids, cpus, note="no cgroup hierarchy perf can filter by")
+        return Target(pids, cpus, note=note + "no cgroup hierarchy perf can filter by")
     path = root / f"iom-perf-{os.getpid()}-{pids[0]}"
+    if path in _users:
+        _users[path] += 1
+        return Target(pids, cpus, path, root, made=True, moved_from=_origins.get(path, {}))
     try:
         path.mkdir(exist_ok=True)
     except OSError as e:
-        return Target(pids, cpus, note=f"cannot make a cgroup under {root}: {e.strerror}")
-    target = Target(pids, cpus, path, root, made=True)
+        return Target(pids, cpus, note=note + f"cannot make a cgroup under {root}: {e.strerror}")
+    _users[path] = 1
+    target = Target(pids, cpus, path, root, made=True, note=note.rstrip(": "))
+    _origins[path] = target.moved_from
     for pid in pids:
         target.moved_from[pid] = cgroup_of(pid, root, v1)
         try:

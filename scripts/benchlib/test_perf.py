@@ -543,6 +543,39 @@ class TargetTest(unittest.TestCase):
         self.assertEqual(perftarget.perf_cgroup_root(both), (Path("/sys/fs/cgroup/perf_event"), True))
         self.assertEqual(perftarget.perf_cgroup_root("proc /proc proc rw 0 0\n"), (None, False))
 
+    def test_counting_and_profile_share_one_cgroup(self):
+        """Made in a stand-in hierarchy (a plain folder: cgroup.procs is an
+        ordinary file there), used twice, given up after the second release:
+        only then does the server go back to where it was."""
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            with mock.patch.object(perftarget, "perf_cgroup_root", return_value=(root, False)), \
+                    mock.patch.object(perftarget, "cgroup_of", return_value=root / "orig"):
+                (root / "orig").mkdir()
+                a = perftarget.choose([4242], [0])
+                b = perftarget.choose([4242], [0])
+                self.assertEqual((a.mode, b.mode), ("cgroup", "cgroup"))
+                self.assertEqual(a.cgroup, b.cgroup)
+                self.assertEqual((a.cgroup / "cgroup.procs").read_text(), "4242")
+                a.release()
+                self.assertFalse((root / "orig" / "cgroup.procs").exists())
+                b.release()
+                b.release()                             # twice is harmless
+                self.assertEqual((root / "orig" / "cgroup.procs").read_text(), "4242")
+                self.assertNotIn(b.cgroup, perftarget._users)
+
+    def test_a_cgroup_given_in_perfs_hierarchy_is_used_as_is(self):
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            (root / "bench" / "server").mkdir(parents=True)
+            with mock.patch.object(perftarget, "perf_cgroup_root", return_value=(root, False)):
+                t = perftarget.choose([1], [0], cgroup=str(root / "bench" / "server"))
+                self.assertEqual((t.mode, t.made), ("cgroup", False))
+                self.assertEqual(t.perf_args(1)[1], ["-G", "/bench/server"])
+                other = perftarget.choose([1], [0], cgroup="/elsewhere", make_cgroup=False)
+                self.assertEqual(other.mode, "pids")
+                self.assertIn("not in perf's cgroup hierarchy", other.note)
+
     def test_arguments(self):
         t = perftarget.Target([5, 6], [0, 1], Path("/cg/iom-1"), Path("/cg"))
         self.assertEqual(t.perf_args(3), (["-a", "-C", "0,1"], ["-G", "/iom-1,/iom-1,/iom-1"]))
