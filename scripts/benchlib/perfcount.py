@@ -27,7 +27,7 @@ and the per-name tracepoints), against a few µs of server CPU per request.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from . import perfctl, perftarget, rundelay
 from .window import EdgeTimer
@@ -164,13 +164,16 @@ class Counting(perfctl.PointFile):
     the point runs on unchanged."""
     FILE = FILE
 
-    def __init__(self, pid: int, out_dir: Path, server_cpus: str = "", perf_cpus: str = "",
+    def __init__(self, pid: int, out_dir: Path, server_cpus="", perf_cpus: str = "",
                  availability: Optional[perfctl.Availability] = None, perf: str = "perf",
-                 cgroup: Optional[str] = None, make_cgroup: bool = True, level: str = "light"):
+                 cgroup: Optional[str] = None, make_cgroup: bool = True, level: str = "light",
+                 pids: Optional[Callable[[], list[int]]] = None):
         if level not in LEVELS:
             raise ValueError(f"counting level must be one of {LEVELS}, not {level!r}")
         self.level = level
         self.pid = pid
+        # The server's processes now: the bench's own finder when it has one.
+        self.server_pids = pids or (lambda: perfctl.server_pids(pid))
         self.out_dir = Path(out_dir)
         self.cpus = rundelay.parse_cpus(server_cpus) if server_cpus else []
         self.perf_cpus = perf_cpus
@@ -189,7 +192,7 @@ class Counting(perfctl.PointFile):
     def start(self) -> bool:
         """Attaches perf (events disabled). False when counting is skipped;
         the scheduler delay is still read at the edges."""
-        self.pids = perfctl.server_pids(self.pid)
+        self.pids = self.server_pids()
         if not self.avail.counting:
             self.doc["target"] = perftarget.Target(self.pids, self.cpus).as_json()
             return False
@@ -215,15 +218,15 @@ class Counting(perfctl.PointFile):
         if self.perf:
             self.perf.enable()
             if self.level == "light":
-                self._vfs = [read_vfs_counts(perfctl.server_pids(self.pid))]
-        self._snaps = [rundelay.snapshot(perfctl.server_pids(self.pid), self.cpus)]
+                self._vfs = [read_vfs_counts(self.server_pids())]
+        self._snaps = [rundelay.snapshot(self.server_pids(), self.cpus)]
 
     def read_delay(self) -> None:
         """The schedstat reading of the window's end. It takes O(threads)
         when read per thread, so it is done that long before the end: after
         the end the load generator closes its connections and a thread per
         connection exits, taking its delay with it."""
-        self._snaps.append(rundelay.snapshot(perfctl.server_pids(self.pid), self.cpus))
+        self._snaps.append(rundelay.snapshot(self.server_pids(), self.cpus))
 
     def _read_lead_ns(self) -> int:
         first = self._snaps[0].read_ns if self._snaps else 0
@@ -234,7 +237,7 @@ class Counting(perfctl.PointFile):
             self.read_delay()
         if self.perf:
             if self.level == "light":
-                self._vfs.append(read_vfs_counts(perfctl.server_pids(self.pid)))
+                self._vfs.append(read_vfs_counts(self.server_pids()))
             self.perf.disable()
 
     def finish(self, window=None, note: str = "") -> dict:
@@ -244,6 +247,8 @@ class Counting(perfctl.PointFile):
             self.doc.update(self.perf.edge_fields())
             if self.perf.failure:
                 self._fail(self.perf.failure)
+            elif "enabled_ns" not in self.perf.edges:
+                self._fail("the window never opened (the point stopped before it)")
             else:
                 try:
                     values = parse_perf_stat_csv(self._stat_path.read_text(errors="replace"))

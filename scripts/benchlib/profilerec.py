@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from . import flamegraph, flamepng, flamesvg, perfctl, perftarget, rundelay
 from .window import EdgeTimer
@@ -34,11 +34,13 @@ class Recording(perfctl.PointFile):
     sake (status "skipped" or "failed" with the reason instead)."""
     FILE = FILE
 
-    def __init__(self, pid: int, out_dir: Path, server_cpus: str = "", perf_cpus: str = "",
+    def __init__(self, pid: int, out_dir: Path, server_cpus="", perf_cpus: str = "",
                  availability: Optional[perfctl.Availability] = None, perf: str = "perf",
                  cgroup: Optional[str] = None, make_cgroup: bool = True,
-                 frequency_hz: int = FREQUENCY_HZ, keep_data: bool = False):
+                 frequency_hz: int = FREQUENCY_HZ, keep_data: bool = False,
+                 pids: Optional[Callable[[], list[int]]] = None):
         self.pid = pid
+        self.server_pids = pids or (lambda: perfctl.server_pids(pid))
         self.out_dir = Path(out_dir)
         self.cpus = rundelay.parse_cpus(server_cpus) if server_cpus else []
         self.perf_cpus = perf_cpus
@@ -56,7 +58,7 @@ class Recording(perfctl.PointFile):
     def start(self) -> bool:
         if not self.avail.profiling:
             return False
-        target = perftarget.choose(perfctl.server_pids(self.pid), self.cpus, self._cgroup,
+        target = perftarget.choose(self.server_pids(), self.cpus, self._cgroup,
                                    self._make_cgroup)
         self.doc["target"] = target.as_json()
         self.perf = perfctl.WindowedPerf(
@@ -88,6 +90,10 @@ class Recording(perfctl.PointFile):
             self.doc.update(self.perf.edge_fields())
             if self.perf.failure:
                 self.doc.update(status="failed", reason=self.perf.failure)
+            elif "enabled_ns" not in self.perf.edges:
+                self.doc.update(status="failed",
+                                reason="the window never opened (the point stopped before it)")
+                self.data.unlink(missing_ok=True)
             elif not self.data.exists():
                 self.doc.update(status="failed", reason=f"perf record wrote no data (exit {code})")
             else:

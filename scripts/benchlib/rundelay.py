@@ -29,8 +29,11 @@ from typing import Optional
 FOREIGN_MAX = 0.10
 
 
-def parse_cpus(spec: str) -> list[int]:
-    """"0-3,6" -> [0, 1, 2, 3, 6] (taskset's list syntax)."""
+def parse_cpus(spec) -> list[int]:
+    """"0-3,6" -> [0, 1, 2, 3, 6] (taskset's list syntax); a list of CPUs
+    is taken as it is."""
+    if isinstance(spec, (list, tuple)):
+        return [int(c) for c in spec]
     out: list[int] = []
     for part in filter(None, (p.strip() for p in str(spec).split(","))):
         lo, _, hi = part.partition("-")

@@ -532,6 +532,49 @@ class WindowTest(unittest.TestCase):
         self.assertEqual(calls, [])
 
 
+class HookTest(unittest.TestCase):
+    """perfhooks.PerfHook through the bench's moments, on a stand-in point
+    context (the bench's hooks.PointContext has these fields), without perf:
+    the files are written with the reason, the readings still made."""
+
+    def test_moments(self):
+        from types import SimpleNamespace
+        from benchlib import perfhooks
+        avail = perfctl.probe("/nonexistent/perf")
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        tmp = Path(tempfile.mkdtemp(prefix="iom-hook-"))
+        try:
+            hook = perfhooks.PerfHook(avail)
+            now = time.monotonic_ns()
+            ctx = SimpleNamespace(
+                pdir=tmp, point=SimpleNamespace(scenario="hello", connections=1000, repeat=0),
+                spec=SimpleNamespace(label="x"), server_pid=proc.pid,
+                server_pids=lambda: [proc.pid], server_cgroup=None, server_cpus=[0],
+                client_cpus=[1], window=SimpleNamespace(start_ns=now, end_ns=now + 30_000_000,
+                                                         source="loadgen-line"), info={})
+            for moment in ("server_started", "window_known", "window_start"):
+                getattr(hook, moment)(ctx)
+            time.sleep(0.05)
+            hook.window_end(ctx)
+            hook.point_done(ctx)
+        finally:
+            proc.kill()
+            proc.wait()
+        count, prof = perfcount.load(tmp), profilerec.load(tmp)
+        self.assertEqual((count["status"], prof["status"]), ("skipped", "skipped"))
+        self.assertEqual(count["window"]["source"], "loadgen-line")
+        self.assertEqual(count["sched_delay"]["tasks"]["threads_end"], 1)
+        self.assertIn("not found", ctx.info["perf"]["perfcount.json"])
+        shutil.rmtree(tmp, ignore_errors=True)
+        # Not a counted scenario: nothing attached, nothing written.
+        ctx.point = SimpleNamespace(scenario="idle", connections=1, repeat=0)
+        ctx.pdir = Path(tempfile.mkdtemp(prefix="iom-hook-"))
+        hook.server_started(ctx)
+        hook.point_done(ctx)
+        self.assertEqual(list(ctx.pdir.iterdir()), [])
+        ctx.pdir.rmdir()
+
+
 class TargetTest(unittest.TestCase):
     MOUNTS = ("cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n"
               "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n")
