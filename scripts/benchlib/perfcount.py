@@ -212,7 +212,7 @@ class Counting(perfctl.PointFile):
 
     def timer(self, window) -> "EdgeTimer":
         return EdgeTimer(window, self.open_window, self.close_window,
-                         before_close=self.read_delay, lead_ns=self._read_lead_ns)
+                         before_close=self.read_delay, lead_ns=self.read_lead_ns)
 
     def open_window(self) -> None:
         if self.perf:
@@ -228,7 +228,7 @@ class Counting(perfctl.PointFile):
         connection exits, taking its delay with it."""
         self._snaps.append(rundelay.snapshot(self.server_pids(), self.cpus))
 
-    def _read_lead_ns(self) -> int:
+    def read_lead_ns(self) -> int:
         first = self._snaps[0].read_ns if self._snaps else 0
         return int(first * 1.5) + 1_000_000
 

@@ -68,7 +68,7 @@ class PerfHook:
                 # Only the early reading: the bench calls the edges itself.
                 self._timers[ctx.pdir] = EdgeTimer(
                     _window(ctx.window), lambda: None, lambda: None,
-                    before_close=t.read_delay, lead_ns=t._read_lead_ns).start()
+                    before_close=t.read_delay, lead_ns=t.read_lead_ns).start()
 
     def window_start(self, ctx) -> None:
         for t in self._tools.get(ctx.pdir, []):

@@ -56,7 +56,9 @@ def point_id(row: dict) -> str:
 def reference_rows(rows: list[dict], scenario: str, connections: int) -> dict[str, list[dict]]:
     """The ok rows of `scenario` at the x closest to `connections`, by model
     (several when the profile repeats points), in the rows' order."""
-    ok = [r for r in rows if r.get("scenario") == scenario and r.get("status") == "ok"]
+    # A/A control rows (the bench's `control_of`) repeat a model: left out.
+    ok = [r for r in rows if r.get("scenario") == scenario and r.get("status") == "ok"
+          and not r.get("control_of")]
     xs = sorted({float(r["x"]) for r in ok})
     if not xs:
         return {}
