@@ -9,7 +9,7 @@ PROFILE    ?= quick
 RUN        ?= results/latest
 CTEST_ARGS ?=
 
-.PHONY: all deps build test bench plots microbench demo test-asan test-tsan format clean
+.PHONY: all deps build test bench plots microbench demo profile test-asan test-tsan format clean
 
 all: build
 
@@ -36,6 +36,15 @@ bench: build
 
 plots:
 	$(PYTHON) scripts/bench.py --plots-only $(RUN)
+
+# One point's CPU flame graph, on its own (scripts/profile.py --help):
+#   make profile MODEL=epoll SCENARIO=hello CONNECTIONS=1000
+MODEL       ?= epoll
+SCENARIO    ?= hello
+CONNECTIONS ?= 1000
+profile: build
+	$(PYTHON) scripts/profile.py --build $(BUILD) --model $(MODEL) --scenario $(SCENARIO) \
+	  --connections $(CONNECTIONS) $(PROFILE_ARGS)
 
 microbench: build
 	$(PYTHON) scripts/microbench.py --build $(BUILD)

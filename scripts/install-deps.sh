@@ -23,6 +23,8 @@ required=(
   # Real clients of the black-box suite (tests/blackbox/conformance_test.cpp):
   # ab and h2load --h1 against every model; curl and python3 are above.
   apache2-utils nghttp2-client
+  # perf: syscall counts and flame graphs (issue 17); the bench skips them without it.
+  linux-perf
 )
 # The reference peers: a fresh clone's `make bench` must reproduce the
 # README's table, nginx and Node.js rows included (issue 14).

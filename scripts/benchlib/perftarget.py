@@ -1,0 +1,161 @@
+"""Who perf counts: the server, all its threads and processes, including the
+ones it creates later.
+
+Two ways, the first preferred:
+
+* cgroup: per-CPU events filtered by the server's cgroup (`perf stat -a -C
+  CPUS -G CGROUP`). O(CPUs) events whatever the thread count, so enabling
+  them at the window's start is instant, and a thread or process created
+  later is in the cgroup from birth. The cgroup is the bench's own for the
+  server when it has one (pass it), else one made here in the hierarchy perf
+  filters by (cgroup v2, or v1's perf_event controller) and removed after.
+* pids: `perf stat -p PIDS`, events inherited by every thread and process
+  created after perf attached (attach before the load starts). Enabling
+  them costs O(threads x events) (each inherited event is switched on in
+  its task): tens of milliseconds at a few hundred threads on a busy
+  machine, seconds at ten thousand. perfcount.json records how long the
+  switch took (`edge_uncertainty_us`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+
+def perf_cgroup_root(mounts_text: Optional[str] = None) -> tuple[Optional[Path], bool]:
+    """The hierarchy perf resolves `-G NAME` in, as perf itself picks it: a
+    cgroup v1 mount with the perf_event controller, else the cgroup2 mount.
+    Returns (mount point or None, whether it is v1)."""
+    if mounts_text is None:
+        try:
+            mounts_text = Path("/proc/mounts").read_text()
+        except OSError:
+            return None, False
+    v2 = None
+    for line in mounts_text.splitlines():
+        f = line.split()
+        if len(f) < 4:
+            continue
+        if f[2] == "cgroup" and "perf_event" in f[3].split(","):
+            return Path(f[1]), True
+        if f[2] == "cgroup2" and v2 is None:
+            v2 = Path(f[1])
+    return v2, False
+
+
+def cgroup_of(pid: int, root: Path, v1: bool) -> Optional[Path]:
+    """The cgroup of pid in the hierarchy mounted at root."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        hid, ctrls, path = line.split(":", 2)
+        if (v1 and "perf_event" in ctrls.split(",")) or (not v1 and hid == "0"):
+            return root / path.lstrip("/")
+    return None
+
+
+@dataclass
+class Target:
+    pids: list[int]
+    cpus: list[int]
+    cgroup: Optional[Path] = None        # counting by cgroup when set
+    root: Optional[Path] = None          # the hierarchy perf filters by
+    made: bool = False                   # we made the cgroup: release() removes it
+    moved_from: dict = field(default_factory=dict)   # pid -> its cgroup before
+    note: str = ""                       # why not by cgroup, when not
+
+    @property
+    def mode(self) -> str:
+        return "cgroup" if self.cgroup else "pids"
+
+    def perf_args(self, n_events: int) -> tuple[list[str], list[str]]:
+        """(arguments before the events, arguments after them): perf wants
+        -G after the events, one cgroup name per event."""
+        if self.cgroup:
+            name = "/" + str(self.cgroup.relative_to(self.root))
+            before = ["-a"] + (["-C", ",".join(map(str, self.cpus))] if self.cpus else [])
+            return before, ["-G", ",".join([name] * n_events)]
+        return ["-p", ",".join(map(str, self.pids))], []
+
+    def as_json(self) -> dict:
+        return {"mode": self.mode, "pids": self.pids, "cpus": self.cpus,
+                "cgroup": str(self.cgroup) if self.cgroup else None, "cgroup_made": self.made,
+                **({"note": self.note} if self.note else {})}
+
+    def release(self) -> None:
+        """Removes the cgroup we made once its last user is done (a point's
+        counting and profile share one): the server's processes (if any are
+        left) go back where they were first."""
+        if not (self.made and self.cgroup):
+            return
+        self.made = False   # released once per Target
+        _users[self.cgroup] = _users.get(self.cgroup, 1) - 1
+        if _users[self.cgroup] > 0:
+            return
+        del _users[self.cgroup]
+        _origins.pop(self.cgroup, None)
+        try:
+            left = [int(p) for p in (self.cgroup / "cgroup.procs").read_text().split()]
+        except OSError:
+            left = []
+        for pid in left:
+            back = self.moved_from.get(pid) or self.root
+            try:
+                (back / "cgroup.procs").write_text(str(pid))
+            except OSError:
+                pass
+        try:
+            self.cgroup.rmdir()
+        except OSError:
+            pass
+
+
+# Users of each cgroup made here: a point's counting and its profile target
+# the same server, so they share one cgroup, removed when both are done.
+_users: dict[Path, int] = {}
+_origins: dict[Path, dict] = {}
+
+
+def choose(pids: list[int], cpus: list[int], cgroup: Optional[str] = None,
+           make_cgroup: bool = True) -> Target:
+    """The way to count these processes. `cgroup`: the server's own cgroup
+    if the bench made one. When it lies in the hierarchy perf filters by, it
+    is used as is (moving the server out would take it from the bench's
+    accounting); in another hierarchy (cgroup v1's cpuacct beside a v2 that
+    perf uses) it is no concern of perf's, and one is made here."""
+    root, v1 = perf_cgroup_root()
+    note = ""
+    if cgroup:
+        path = Path(cgroup)
+        if root and path.is_dir() and (path == root or root in path.parents):
+            return Target(pids, cpus, path, root)
+        note = f"{cgroup} is not in perf's cgroup hierarchy ({root}): "
+    if not make_cgroup:
+        return Target(pids, cpus, note=note + "counting by pid")
+    if root is None:
+        return Target(pids, cpus, note=note + "no cgroup hierarchy perf can filter by")
+    path = root / f"iom-perf-{os.getpid()}-{pids[0]}"
+    if path in _users:
+        _users[path] += 1
+        return Target(pids, cpus, path, root, made=True, moved_from=_origins.get(path, {}))
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError as e:
+        return Target(pids, cpus, note=note + f"cannot make a cgroup under {root}: {e.strerror}")
+    _users[path] = 1
+    target = Target(pids, cpus, path, root, made=True, note=note.rstrip(": "))
+    _origins[path] = target.moved_from
+    for pid in pids:
+        target.moved_from[pid] = cgroup_of(pid, root, v1)
+        try:
+            # A whole process moves (all its threads); what it forks later
+            # is born in the cgroup.
+            (path / "cgroup.procs").write_text(str(pid))
+        except OSError as e:
+            target.release()
+            return Target(pids, cpus, note=f"cannot move the server into {path}: {e.strerror}")
+    return target
