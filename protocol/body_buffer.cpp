@@ -18,6 +18,30 @@ std::size_t round_to_pages(std::size_t n) {
   return (n + page - 1) / page * page;
 }
 
+// A larger mapping holding the first `used` bytes of `old` (nullptr: none).
+// mremap moves the pages without copying them. ThreadSanitizer does not
+// intercept mremap (google/sanitizers#1099): the moved range keeps the
+// shadow of whatever was mapped there before, and a buffer that lands where
+// another thread's body once lay is reported as a race with it. Under TSan
+// the buffer grows by mmap, copy and munmap instead, which TSan sees.
+void* grow_mapping(void* old, std::size_t old_capacity, std::size_t used, std::size_t capacity) {
+#if defined(__SANITIZE_THREAD__)
+  constexpr bool kMremap = false;
+#elif defined(__has_feature)
+  constexpr bool kMremap = !__has_feature(thread_sanitizer);
+#else
+  constexpr bool kMremap = true;
+#endif
+  if (old && kMremap) return ::mremap(old, old_capacity, capacity, MREMAP_MAYMOVE);
+  void* grown =
+      ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (old && grown != MAP_FAILED) {
+    std::memcpy(grown, old, used);
+    ::munmap(old, old_capacity);
+  }
+  return grown;
+}
+
 }  // namespace
 
 BodyBuffer::~BodyBuffer() {
@@ -50,9 +74,7 @@ void BodyBuffer::append(std::string_view bytes) {
   if (needed > mapped_capacity_) {
     // Address space doubles (few mremap calls); memory follows the bytes.
     const std::size_t capacity = round_to_pages(std::max(needed, 2 * std::max(mapped_capacity_, kSmallMax)));
-    void* grown = mapped_ ? ::mremap(mapped_, mapped_capacity_, capacity, MREMAP_MAYMOVE)
-                          : ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
-                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* grown = grow_mapping(mapped_, mapped_capacity_, mapped_size_, capacity);
     if (grown == MAP_FAILED) throw std::bad_alloc();
     if (!mapped_) {
       std::memcpy(grown, small_.data(), small_.size());
