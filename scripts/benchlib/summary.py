@@ -34,6 +34,8 @@ COLUMNS = [
     "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "mean_us", "p99_uncorrected_us",
     "p50_lower_bound", "p99_lower_bound", "mean_lower_bound",
     "little_ratio", "little_note", "answered_conn_share",
+    "first_answer_p50_us", "first_answer_p99_us", "first_answer_p50_lower_bound",
+    "first_answer_p99_lower_bound",
     "send_lag_p50_us", "send_lag_p99_us", "send_lag_max_us", "schedule_kept", "rate_sustained",
     "server_cpu_us_per_req", "ctx_per_req", "vol_ctx_per_req", "invol_ctx_per_req",
     "server_cpu_util", "client_cpu_util", "client_bound", "saturation", "saturation_source",
@@ -319,8 +321,9 @@ def read_csv(path: Path) -> list[dict]:
 # Columns that are text, or flags folded by "any" rather than the median.
 _TEXT = {"scenario", "model", "label", "status", "reason", "network", "invalid_reason",
          "little_note", "saturation", "saturation_source", "cpu_method", "memory_method",
-         "control_of"}
-_ANY = {"client_bound", "starved", "p50_lower_bound", "p99_lower_bound", "mean_lower_bound"}
+         "control_of", "syscalls_scope"}
+_ANY = {"client_bound", "starved", "p50_lower_bound", "p99_lower_bound", "mean_lower_bound",
+        "first_answer_p50_lower_bound", "first_answer_p99_lower_bound"}
 
 
 def _key(r: dict) -> float:
