@@ -124,8 +124,9 @@ def run_point(args, spec, loadgen: Path, out: Path, profile: bool, count: bool,
             "-d", f"{int(args.duration * 1000)}ms", "--warmup", f"{int(args.warmup * 1000)}ms",
             "--timeout", f"{int(min(5.0, max(1.0, args.duration)) * 1000)}ms",
             "--quiet", "--json", str(out / "loadgen.json"), *spec.loadgen_extra, url]), out, "loadgen")
-        w = window.await_window(lg.stdout_text, launched, args.warmup, args.duration, lg.alive)
-        if w is None:
+        w = window.await_window(lambda: [lg.stdout_text()], launched, args.warmup, args.duration,
+                                lg.alive)
+        if w.source == "estimated" and not lg.alive():
             raise SystemExit(f"profile.py: loadgen ended at once: {lg.stderr_tail()}")
         timers = [t.timer(w).start() for t in tools]
         lg.wait(args.warmup + args.duration + 30 + args.connections / 1000)
