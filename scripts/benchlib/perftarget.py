@@ -23,39 +23,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import cgroups
 
-def perf_cgroup_root(mounts_text: Optional[str] = None) -> tuple[Optional[Path], bool]:
+MOUNTINFO = "/proc/self/mountinfo"
+# The cgroups made here: PREFIX<bench pid>-<server pid>; a killed run's are
+# removed by the next one.
+PREFIX = "iom-perf-"
+
+
+def perf_cgroup_root(mountinfo_text: Optional[str] = None) -> tuple[Optional[Path], bool]:
     """The hierarchy perf resolves `-G NAME` in, as perf itself picks it: a
     cgroup v1 mount with the perf_event controller, else the cgroup2 mount.
-    Returns (mount point or None, whether it is v1)."""
-    if mounts_text is None:
+    Returns (mount point or None, whether it is v1). Read with the
+    accounting's own parser (cgroups.py), so that both agree on where the
+    cgroup v2 hierarchy is: on a pure v2 machine (Debian 12) the bench's
+    server group is then recognised as perf's, and used as it is."""
+    if mountinfo_text is None:
         try:
-            mounts_text = Path("/proc/mounts").read_text()
+            mountinfo_text = Path(MOUNTINFO).read_text()
         except OSError:
             return None, False
-    v2 = None
-    for line in mounts_text.splitlines():
-        f = line.split()
-        if len(f) < 4:
-            continue
-        if f[2] == "cgroup" and "perf_event" in f[3].split(","):
-            return Path(f[1]), True
-        if f[2] == "cgroup2" and v2 is None:
-            v2 = Path(f[1])
-    return v2, False
+    v2, v1 = cgroups.parse_mountinfo(mountinfo_text)
+    if "perf_event" in v1:
+        return Path(v1["perf_event"].point), True
+    return (Path(v2.point), False) if v2 else (None, False)
 
 
 def cgroup_of(pid: int, root: Path, v1: bool) -> Optional[Path]:
     """The cgroup of pid in the hierarchy mounted at root."""
     try:
-        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        return cgroup_in(Path(f"/proc/{pid}/cgroup").read_text(), root, v1)
     except OSError:
         return None
-    for line in lines:
-        hid, ctrls, path = line.split(":", 2)
-        if (v1 and "perf_event" in ctrls.split(",")) or (not v1 and hid == "0"):
-            return root / path.lstrip("/")
-    return None
+
+
+def cgroup_in(proc_cgroup_text: str, root: Path, v1: bool) -> Optional[Path]:
+    """The folder, under root, that a /proc/PID/cgroup text names."""
+    path = cgroups.parse_proc_cgroup(proc_cgroup_text).get("perf_event" if v1 else "")
+    return None if path is None else root / path.lstrip("/")
 
 
 @dataclass
@@ -138,10 +143,11 @@ def choose(pids: list[int], cpus: list[int], cgroup: Optional[str] = None,
         return Target(pids, cpus, note=note + "counting by pid")
     if root is None:
         return Target(pids, cpus, note=note + "no cgroup hierarchy perf can filter by")
-    path = root / f"iom-perf-{os.getpid()}-{pids[0]}"
+    path = root / f"{PREFIX}{os.getpid()}-{pids[0]}"
     if path in _users:
         _users[path] += 1
         return Target(pids, cpus, path, root, made=True, moved_from=_origins.get(path, {}))
+    cgroups.remove_stale(root, PREFIX)
     try:
         path.mkdir(exist_ok=True)
     except OSError as e:

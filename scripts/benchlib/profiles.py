@@ -54,6 +54,22 @@ CLOSED_LOOP = ("hello", "sleep", "cpu", "idle", "pipelined", "rotate")
 # The A/A control's model name: the same server under a second name.
 AA_SUFFIX = "-aa"
 
+# Where perf counts syscalls, switches and the wait for a CPU (issue 17;
+# perfhooks.py): the closed-loop sweeps and the other headline scenarios
+# whose requests are one kind of work (open loop; idle's one active
+# client). Not stall (its server CPU serves /cpu and /hello together: no
+# per-request figure, as for CPU per request), nor rotate, pipelined and
+# ramp (nothing of the report's is decided there).
+PERF_COUNTED = ("hello", "sleep", "cpu", "open-loop", "idle")
+
+
+def wants_profile(profiled, pt) -> bool:
+    """Whether a point gets a flame graph: its (scenario, connections) is
+    one of `profiled`, first round only, and not the A/A copy (its graph
+    would be its original's again)."""
+    return ((pt.scenario, pt.connections) in {tuple(p) for p in profiled}
+            and getattr(pt, "repeat", 0) == 0 and not getattr(pt, "control_of", None))
+
 
 def aa_name(model: str) -> str:
     return model + AA_SUFFIX
@@ -96,6 +112,8 @@ class Profile:
     # What this profile leaves out that a larger one measures, and why:
     # printed by --dry-run and in the report.
     thinned: list[str] = field(default_factory=list)
+    # (scenario, connections) of the flame graphs (issue 17), first round only.
+    profiled: list[tuple[str, int]] = field(default_factory=lambda: [("hello", 1000), ("sleep", 1000)])
 
 
 PIPELINE_DEPTH = 16
@@ -153,7 +171,7 @@ PROFILES = {
                      open_rates=[0.5, 1.2], equal_load=[0.5], rotate=[50],
                      ramp_connections=200, ramp_rate=200,
                      headline=_headline([50], [0.5], None, None),
-                     stall_us=[0, 20000],
+                     stall_us=[0, 20000], profiled=[("hello", 50), ("sleep", 50)],
                      thinned=["everything: smoke checks that the pipeline works, not the figures"]),
     # Budget (issue 14): make bench within 15 minutes on 2 cores, the
     # micro-benchmarks included. The time goes to the headline points (3
@@ -228,6 +246,8 @@ class Point:
     headline: bool = False
     # The A/A control: the model this one is a copy of.
     control_of: Optional[str] = None
+    # A flame graph is recorded over its window (wants_profile).
+    profiled: bool = False
 
     @property
     def background_path(self) -> Optional[str]:
@@ -307,7 +327,8 @@ def plan(profile: Profile, models: list[str], seed: int = 0) -> list[Point]:
     def mark(pt: Point, control_of: Optional[str]) -> Point:
         is_head = any(h.scenario == pt.scenario and _same_x(h, pt) and
                       (h.models is None or pt.model in h.models or control_of) for h in heads)
-        return replace(pt, headline=is_head, control_of=control_of)
+        pt = replace(pt, headline=is_head, control_of=control_of)
+        return replace(pt, profiled=wants_profile(p.profiled, pt))
 
     points: list[Point] = []
     for r in range(p.sweep_repeats):
@@ -344,6 +365,12 @@ POINT_OVERHEAD_S = 0.2
 PER_CONNECTION_S = 1 / 140000
 IDLE_SETTLE_S = 0.3          # point.py waits this long after the holders are ready
 PER_IDLE_S = 1 / 14000
+# perf (issue 17), where it runs: attaching and detaching `perf stat` at a
+# counted point (the run's tracepoints held open by perfcount's keeper), and
+# recording, folding and drawing a flame graph at a profiled one. From the
+# gaps between point starts of smoke runs with and without perf.
+PERF_COUNT_S = 0.07
+PROFILE_S = 0.85
 # scripts/microbench.py inside make bench, and drawing the report.
 MICRO_S = 35.0
 REPORT_S = 15.0
@@ -352,7 +379,9 @@ REPORT_S = 15.0
 def point_estimate_s(pt: Point) -> float:
     return (pt.warmup_s + pt.duration_s + POINT_OVERHEAD_S + pt.connections * PER_CONNECTION_S
             + (IDLE_SETTLE_S + pt.idle * PER_IDLE_S if pt.idle else 0.0)
-            + (STALL_LEAD_S if pt.background_connections else 0.0))
+            + (STALL_LEAD_S if pt.background_connections else 0.0)
+            + (PERF_COUNT_S if pt.scenario in PERF_COUNTED else 0.0)
+            + (PROFILE_S if pt.profiled else 0.0))
 
 
 def estimate_s(points: list[Point]) -> float:

@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import capacity, findings, little, plots, run
+from . import capacity, findings, little, plots, run, timegoes
 from .progress import fmt
 from .summary import grouped
 
@@ -236,6 +236,16 @@ def _intro() -> list[str]:
     return [text.strip() + "\n"]
 
 
+def _where_time_goes(run_dir: Path, rows: list[dict]) -> list[str]:
+    """Issue 17's section: why each model costs what it costs (perf's counts
+    and flame graphs), or the one line saying what was skipped."""
+    try:
+        md, _ = timegoes.section(run_dir, rows)
+    except Exception as e:  # its failure must not lose the report
+        return [timegoes.TITLE + "\n", f"The section failed: {type(e).__name__}: {e}", ""]
+    return [md, ""] if md else []
+
+
 def _claims(run_dir: Path) -> list[str]:
     scripts = Path(__file__).resolve().parent.parent
     if not (scripts / "claims.py").exists():
@@ -314,6 +324,7 @@ def write(run_dir: Path, rows: list[dict], notices: list[str]) -> None:
     for fig in figures:
         lines += [f"## {fig.title}\n", f"![{fig.title}](plots/{fig.name}.png)\n",
                   fig.caption + "\n", f"([SVG](plots/{fig.name}.svg))\n"]
+    lines += _where_time_goes(run_dir, rows)
     lines += _claims(run_dir)
     lines += _micro(run_dir)
     lines += _budget(run_dir)

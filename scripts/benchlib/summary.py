@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from . import little, outcomes, saturation
+from . import little, outcomes, perfcount, saturation
 from .profiles import CLOSED_LOOP
 from .sampler import read_samples, window_delta
 
@@ -49,6 +49,9 @@ COLUMNS = [
     # stall: the background load generator's /cpu/{us} beside the measured /hello.
     "background_us", "background_connections", "background_rps", "background_p99_us",
 ]
+# Where the time goes (issue 17): syscalls, switches and the wait for a CPU
+# per served request, from the point's perfcount.json.
+COLUMNS += perfcount.COLUMNS
 
 
 def _num(v) -> Optional[float]:
@@ -214,6 +217,10 @@ def _resources(pdir: Path, info: dict, pt: dict, lg: dict, duration: float, row:
         # made a pool that rejected 98 % of its requests look frugal.
         if per_request:
             row["server_cpu_us_per_req"] = round(cpu * 1e6 / (served * span / duration), 2)
+    if per_request:
+        # Over the span perf counted, per served request of the loadgen's
+        # window (per_request_columns scales one to the other).
+        row.update(perfcount.per_request_columns(perfcount.load(pdir), served, duration))
     if vol is not None and inv is not None and per_request:
         per = served * span / duration
         row.update(vol_ctx_per_req=round(vol / per, 4), invol_ctx_per_req=round(inv / per, 4),

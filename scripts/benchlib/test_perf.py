@@ -25,7 +25,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import (flamegraph, flamepng, flamesvg, perfcount, perfctl,  # noqa: E402
+from benchlib import (cgroups, flamegraph, flamepng, flamesvg, perfcount, perfctl,  # noqa: E402
                       perftarget, profilerec, rundelay, timegoes, window)
 
 DATA = Path(__file__).resolve().parent / "testdata" / "perf"
@@ -272,6 +272,22 @@ class SchedstatTest(unittest.TestCase):
     def test_live_threads_are_read(self):
         snap = rundelay.snapshot([os.getpid()], [])
         self.assertIn(str(os.getpid()), snap.tasks)
+        self.assertEqual(snap.threads_skipped, 0)
+
+    def test_past_the_thread_limit_the_cpu_figure_stands_alone(self):
+        """Thousands of threads: no per-thread read at the edges (it would
+        take the client's CPU for a third of a second), the per-CPU delay
+        is the figure even when something else ran there, and it says so."""
+        big = rundelay.snapshot([os.getpid()], [0], max_threads=0)
+        self.assertEqual(big.tasks, {})
+        self.assertGreaterEqual(big.threads_skipped, 1)
+        ms = 1_000_000
+        a = rundelay.Snapshot(0, 0, {0: (0, 0)}, {}, threads_skipped=5000)
+        b = rundelay.Snapshot(10**9, 0, {0: (900 * ms, 300 * ms)}, {}, threads_skipped=5000)
+        w = rundelay.window(a, b, server_cpu_s=0.45)
+        self.assertEqual((w["method"], w["tasks"]), ("schedstat-cpu", None))
+        self.assertAlmostEqual(w["run_delay_s"], 0.3)
+        self.assertIn("5000 threads", w["tasks_note"])
 
 
 def fake_perf(dir_: Path, script: str) -> str:
@@ -498,16 +514,10 @@ class WindowTest(unittest.TestCase):
     def test_line(self):
         w = window.parse_window_line("Running 2s test\nwindow monotonic_ns 100 200\n")
         self.assertEqual((w.start_ns, w.end_ns, w.source), (100, 200, "loadgen-line"))
-        self.assertIsNone(window.parse_window_line("window monotonic_ns 100\n").end_ns
-                          if window.parse_window_line("window monotonic_ns 100\n") else None)
+        self.assertIsNone(window.parse_window_line("window monotonic_ns 100\n"))   # no END: not the line
+        self.assertIsNone(window.parse_window_line("listening on 127.0.0.1:1\n"))
         self.assertIsNone(window.parse_window_line("window monotonic_ns 1 open\n").end_ns)
         self.assertIsNone(window.parse_window_line("nothing here"))
-
-    def test_estimate_from_the_running_line(self):
-        w = window.await_window(lambda: "Running 1s test @ x\n", 0, 0.5, 1.0, grace_s=0.01)
-        self.assertEqual(w.source, "estimated")
-        self.assertEqual(w.end_ns - w.start_ns, 1_000_000_000)
-        self.assertGreater(w.start_ns, 500_000_000)
 
     def test_edges_in_order(self):
         calls = []
@@ -550,8 +560,7 @@ class HookTest(unittest.TestCase):
                 pdir=tmp, point=SimpleNamespace(scenario="hello", connections=1000, repeat=0),
                 spec=SimpleNamespace(label="x"), server_pid=proc.pid,
                 server_pids=lambda: [proc.pid], server_cgroup=None, server_cpus=[0],
-                client_cpus=[1], window=SimpleNamespace(start_ns=now, end_ns=now + 30_000_000,
-                                                         source="loadgen-line"), info={})
+                client_cpus=[1], window=window.Window(now, now + 30_000_000, "loadgen-line"), info={})
             for moment in ("server_started", "window_known", "window_start"):
                 getattr(hook, moment)(ctx)
             time.sleep(0.05)
@@ -567,24 +576,87 @@ class HookTest(unittest.TestCase):
         self.assertIn("not found", ctx.info["perf"]["perfcount.json"])
         shutil.rmtree(tmp, ignore_errors=True)
         # Not a counted scenario: nothing attached, nothing written.
-        ctx.point = SimpleNamespace(scenario="idle", connections=1, repeat=0)
+        ctx.point = SimpleNamespace(scenario="stall", connections=8, repeat=0)
         ctx.pdir = Path(tempfile.mkdtemp(prefix="iom-hook-"))
         hook.server_started(ctx)
         hook.point_done(ctx)
         self.assertEqual(list(ctx.pdir.iterdir()), [])
         ctx.pdir.rmdir()
+        # The A/A copy at a profiled point: counted, but no flame graph of
+        # its own (it would be epoll's again).
+        ctx.point = SimpleNamespace(scenario="hello", connections=1000, repeat=0, control_of="epoll")
+        ctx.pdir = Path(tempfile.mkdtemp(prefix="iom-hook-"))
+        hook.server_started(ctx)
+        hook.point_done(ctx)
+        self.assertEqual(sorted(f.name for f in ctx.pdir.iterdir()), ["perfcount.json"])
+        shutil.rmtree(ctx.pdir, ignore_errors=True)
+
+
+CG = Path(__file__).resolve().parent / "testdata" / "cgroup"
+
+
+class KeeperTest(unittest.TestCase):
+    def test_tracepoints_held_from_the_first_counted_point_to_the_end(self):
+        """With perf here (it is on the project's machine): the first
+        counted point starts one idle perf holding the counting's
+        tracepoints, events never enabled; later points reuse it; abort()
+        (Ctrl-C, or the run's end) stops it."""
+        from types import SimpleNamespace
+        from benchlib import perfhooks
+        avail = perfctl.probe("perf", perfcount.TRACEPOINTS)
+        if not avail.counting:
+            self.skipTest(f"perf cannot count here: {avail.skip_line()}")
+        run = Path(tempfile.mkdtemp(prefix="iom-keeper-"))
+        hook = perfhooks.PerfHook(avail, profiled=())
+        procs = []
+        try:
+            for i, scenario in enumerate(("stall", "hello", "sleep")):
+                proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+                procs.append(proc)
+                pdir = run / "points" / f"p{i}"
+                pdir.mkdir(parents=True)
+                ctx = SimpleNamespace(
+                    pdir=pdir, point=SimpleNamespace(scenario=scenario, connections=10, repeat=0),
+                    spec=SimpleNamespace(label="x"), server_pid=proc.pid, server_pids=lambda p=proc: [p.pid],
+                    server_cgroup=None, server_cpus=[0], client_cpus=[1], window=None, info={})
+                hook.server_started(ctx)
+                if scenario == "stall":
+                    self.assertIsNone(hook._keeper, "not a counted point: nothing held yet")
+                    continue
+                keeper = hook._keeper
+                if scenario == "hello":
+                    first = keeper
+                self.assertIs(keeper, first)
+                self.assertIsNone(keeper.session.proc.poll())
+                argv = keeper.session.argv
+                self.assertIn("-D", argv)
+                self.assertEqual(argv[argv.index("-D") + 1], "-1")
+                for ev in perfcount.perf_stat_events(set(perfcount.TRACEPOINTS) -
+                                                     set(avail.missing_tracepoints), "light"):
+                    self.assertIn(ev, argv)
+                hook.point_done(ctx)
+            hook.abort()
+            self.assertIsNone(hook._keeper)
+            self.assertIsNotNone(first.session.proc.poll(), "the keeper outlived the run")
+            self.assertTrue((run / "perf-keeper.err").exists())
+        finally:
+            hook.abort()
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+            shutil.rmtree(run, ignore_errors=True)
 
 
 class TargetTest(unittest.TestCase):
-    MOUNTS = ("cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n"
-              "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n")
-
     def test_perf_picks_v1_perf_event_first(self):
-        self.assertEqual(perftarget.perf_cgroup_root(self.MOUNTS),
-                         (Path("/sys/fs/cgroup/unified"), False))
-        both = self.MOUNTS + "cgroup /sys/fs/cgroup/perf_event cgroup rw,perf_event 0 0\n"
+        hybrid = (CG / "mountinfo-v1-hybrid.txt").read_text()   # this machine: no perf_event
+        self.assertEqual(perftarget.perf_cgroup_root(hybrid), (Path("/sys/fs/cgroup/unified"), False))
+        both = hybrid + "42 31 0:39 / /sys/fs/cgroup/perf_event rw - cgroup cgroup rw,perf_event\n"
         self.assertEqual(perftarget.perf_cgroup_root(both), (Path("/sys/fs/cgroup/perf_event"), True))
-        self.assertEqual(perftarget.perf_cgroup_root("proc /proc proc rw 0 0\n"), (None, False))
+        self.assertEqual(perftarget.perf_cgroup_root((CG / "mountinfo-v2.txt").read_text()),
+                         (Path("/sys/fs/cgroup"), False))
+        self.assertEqual(perftarget.perf_cgroup_root("22 28 0:21 / /proc rw - proc proc rw\n"),
+                         (None, False))
 
     def test_counting_and_profile_share_one_cgroup(self):
         """Made in a stand-in hierarchy (a plain folder: cgroup.procs is an
@@ -619,10 +691,110 @@ class TargetTest(unittest.TestCase):
                 self.assertEqual(other.mode, "pids")
                 self.assertIn("not in perf's cgroup hierarchy", other.note)
 
+    def test_a_dead_runs_cgroup_is_removed(self):
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            dead = subprocess.Popen(["true"])
+            dead.wait()
+            (root / f"iom-perf-{dead.pid}-77").mkdir()
+            (root / f"iom-perf-{os.getpid()}-78").mkdir()          # a live run's: kept
+            with mock.patch.object(perftarget, "perf_cgroup_root", return_value=(root, False)), \
+                    mock.patch.object(perftarget, "cgroup_of", return_value=root):
+                t = perftarget.choose([4243], [0])
+                t.release()
+            self.assertFalse((root / f"iom-perf-{dead.pid}-77").exists())
+            self.assertTrue((root / f"iom-perf-{os.getpid()}-78").exists())
+
     def test_arguments(self):
         t = perftarget.Target([5, 6], [0, 1], Path("/cg/iom-1"), Path("/cg"))
         self.assertEqual(t.perf_args(3), (["-a", "-C", "0,1"], ["-G", "/iom-1,/iom-1,/iom-1"]))
         self.assertEqual(perftarget.Target([5, 6], [0]).perf_args(3), (["-p", "5,6"], []))
+
+
+class PerfBesideTheAccounting(unittest.TestCase):
+    """perf's cgroup and the accounting's must not fight: the accounting
+    reads the server's CPU from the group the server was started in, so
+    perf may never move it out of that group. Both layouts, on stand-in
+    hierarchies (plain folders: cgroup.procs is an ordinary file there)
+    found through the fixture mount tables, as cgroups.setup() and
+    perftarget.choose() read them:
+
+    * pure cgroup v2 (a stock Debian 12): one hierarchy. The accounting's
+      server group is in perf's hierarchy, so perf filters by it as it
+      is and moves nothing.
+    * cgroup v1 with a v2 `unified` mount (this machine): the accounting
+      uses v1's cpuacct and memory, perf the v2 tree, where it makes a
+      group of its own; the server's v1 groups are not touched."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="iom-cg-")
+        self.root = Path(self.tmp.name)
+        self.server = 4321
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def mounts(self, fixture: str, old: str) -> str:
+        """The fixture's mount table with its cgroup folders under the stand-in root."""
+        return (CG / fixture).read_text().replace(old, str(self.root))
+
+    def groups(self, mountinfo: str, proc_cgroup: str):
+        (self.root / "mi").write_text(mountinfo)
+        (self.root / "pc").write_text(proc_cgroup)
+        # A plain folder has no cgroup.procs to check for writing.
+        with mock.patch.object(cgroups.os, "access", return_value=True):
+            cg, why = cgroups.setup("auto", str(self.root / "mi"), str(self.root / "pc"))
+        self.assertIsNotNone(cg, why)
+        return cg
+
+    def choose(self, mountinfo: str, group_path: str, pid_cgroup: str):
+        real = perftarget.perf_cgroup_root
+        with mock.patch.object(perftarget, "perf_cgroup_root", lambda: real(mountinfo)), \
+                mock.patch.object(perftarget, "cgroup_of",
+                                  lambda pid, root, v1: perftarget.cgroup_in(pid_cgroup, root, v1)):
+            return perftarget.choose([self.server], [0], cgroup=group_path)
+
+    def procs_files(self) -> list[Path]:
+        return sorted(self.root.rglob("cgroup.procs"))
+
+    def test_pure_v2_perf_uses_the_accountings_group(self):
+        (self.root / "user.slice" / "user-1000.slice").mkdir(parents=True)
+        mi = self.mounts("mountinfo-v2.txt", "/sys/fs/cgroup")
+        cg = self.groups(mi, (CG / "proc-cgroup-v2.txt").read_text())
+        self.assertEqual(cg.version, 2)
+        server = cg.group("hello__epoll__1000__r0--server")
+        self.assertEqual(Path(server.path).parent.parent, self.root / "user.slice" / "user-1000.slice")
+        t = self.choose(mi, server.path, "0::/user.slice/user-1000.slice/session-3.scope\n")
+        self.assertEqual((t.mode, t.made, t.cgroup), ("cgroup", False, Path(server.path)))
+        self.assertEqual(t.perf_args(1)[1],
+                         ["-G", "/" + str(Path(server.path).relative_to(self.root))])
+        self.assertEqual(self.procs_files(), [], "perf moved a process")
+        t.release()
+        self.assertTrue(Path(server.path).is_dir(), "perf removed the accounting's group")
+        self.assertTrue(server.remove())
+        cg.close()
+
+    def test_v1_with_a_v2_unified_mount_perf_makes_its_own_group(self):
+        for d in ("cpuacct", "memory/process_api/1bacd0dbf91026b5138afa7ce68413aa", "unified"):
+            (self.root / d).mkdir(parents=True)
+        mi = self.mounts("mountinfo-v1-hybrid.txt", "/sys/fs/cgroup")
+        cg = self.groups(mi, (CG / "proc-cgroup-v1-hybrid.txt").read_text())
+        self.assertEqual(cg.version, 1)
+        server = cg.group("hello__epoll__1000__r0--server")
+        self.assertTrue(server.path.startswith(str(self.root / "cpuacct")))
+        t = self.choose(mi, server.path, (CG / "proc-cgroup-v1-hybrid.txt").read_text())
+        self.assertEqual((t.mode, t.made), ("cgroup", True))
+        self.assertEqual(t.cgroup.parent, self.root / "unified")
+        self.assertIn("not in perf's cgroup hierarchy", t.note)
+        # The server joined perf's v2 group only: its v1 groups (the
+        # accounting's) were not written to.
+        self.assertEqual(self.procs_files(), [t.cgroup / "cgroup.procs"])
+        self.assertEqual((t.cgroup / "cgroup.procs").read_text(), str(self.server))
+        t.release()
+        self.assertEqual((self.root / "unified" / "cgroup.procs").read_text(), str(self.server),
+                         "given back to where it was in the v2 tree")
+        self.assertTrue(Path(server.path).is_dir())
+        cg.close()
 
 
 if __name__ == "__main__":

@@ -360,7 +360,7 @@ def section(run_dir: Path, rows: list[dict], plots_dir: Optional[Path] = None,
                "(switching threads). The server's own code is in the red-yellow frames at the "
                "bottom (named in a Release build because it keeps frame pointers).", ""]
         by_key = {(p[0], p[1], p[2]): p for p in profiles}
-        for sc, px in {(p[0], p[1]) for p in profiles}:
+        for sc, px in dict.fromkeys((p[0], p[1]) for p in profiles):  # in flame_refs order
             a, b = by_key.get((sc, px, diff_pair[1])), by_key.get((sc, px, diff_pair[0]))
             if a and b:
                 lines, files = differential(a, b, plots_dir)
