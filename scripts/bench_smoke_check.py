@@ -119,10 +119,8 @@ def accounting_problems(run: Path, rows: list[dict]) -> list[str]:
         if r["status"] != "ok":
             continue
         pdir = run / "points" / _point_id(r)
-        try:
-            acct = json.loads((pdir / "accounting.json").read_text())
-        except (OSError, ValueError) as e:
-            problems.append(f"{pdir.name}: no accounting.json ({e})")
+        acct = _point_json(pdir, "accounting.json", problems)
+        if acct is None:
             continue
         w = acct.get("window") or {}
         if w.get("source") not in ("loadgen-line", "estimated") or not w.get("end_monotonic_ns", 0) > \
@@ -143,6 +141,15 @@ def accounting_problems(run: Path, rows: list[dict]) -> list[str]:
     return problems
 
 
+def _point_json(pdir: Path, name: str, problems: list[str]):
+    """A point's JSON file, or None with the problem recorded."""
+    try:
+        return json.loads((pdir / name).read_text())
+    except (OSError, ValueError) as e:
+        problems.append(f"{pdir.name}: no {name} ({e})")
+        return None
+
+
 def _point_id(r: dict) -> str:
     x = f"{float(r['rate_fraction']):g}x" if r["rate_fraction"] not in ("", None) else f"{int(float(r['x']))}"
     return f"{r['scenario']}__{r['model']}__{x}__r{r['repeat']}"
@@ -160,10 +167,8 @@ def perf_problems(run: Path, rows: list[dict], report: str) -> list[str]:
         if not (r["headline"] == "1" and r["status"] == "ok" and r["scenario"] in perfhooks.COUNTED):
             continue
         pdir = run / "points" / _point_id(r)
-        try:
-            doc = json.loads((pdir / "perfcount.json").read_text())
-        except (OSError, ValueError):
-            problems.append(f"{pdir.name}: no perfcount.json")
+        doc = _point_json(pdir, "perfcount.json", problems)
+        if doc is None:
             continue
         statuses.add(doc.get("status"))
         if doc.get("status") == "failed":
@@ -186,10 +191,8 @@ def perf_problems(run: Path, rows: list[dict], report: str) -> list[str]:
                     or r["status"] != "ok" or r["control_of"]:
                 continue
             pdir = run / "points" / _point_id(r)
-            try:
-                prof = json.loads((pdir / "profile.json").read_text())
-            except (OSError, ValueError):
-                problems.append(f"{pdir.name}: no profile.json")
+            prof = _point_json(pdir, "profile.json", problems)
+            if prof is None:
                 continue
             if prof.get("status") == "skipped":
                 continue

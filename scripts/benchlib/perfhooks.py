@@ -37,9 +37,12 @@ def _cgroup_path(ctx) -> Optional[str]:
 
 class PerfHook:
     def __init__(self, availability: perfctl.Availability, level: str = "light",
-                 counted=COUNTED, profiled=PROFILED):
+                 counted=COUNTED, profiled=PROFILED, whole_cpus: bool = True):
         self.avail = availability
         self.level = level
+        # The bench's server has its CPUs to itself: count everything on
+        # them, which costs nothing at a context switch (perftarget.py).
+        self.whole_cpus = whole_cpus
         self.counted, self.profiled = set(counted), {tuple(p) for p in profiled}
         self._tools: dict = {}       # point folder -> [Counting, Recording?]
         self._timers: dict = {}
@@ -54,7 +57,8 @@ class PerfHook:
             return
         try:
             keeper = perfcount.TracepointKeeper(self.avail, self.level,
-                                                ",".join(map(str, ctx.client_cpus)), ctx.pdir.parent.parent)
+                                                ",".join(map(str, ctx.client_cpus)), ctx.pdir.parent.parent,
+                                                whole_cpus=self.whole_cpus)
             failure = "" if keeper.start() else keeper.failure
         except OSError as e:
             failure = str(e)
@@ -74,7 +78,8 @@ class PerfHook:
                       perf_cpus=",".join(map(str, ctx.client_cpus)), availability=self.avail,
                       cgroup=_cgroup_path(ctx), pids=ctx.server_pids)
         if pt.scenario in self.counted:
-            tools.append(perfcount.Counting(ctx.server_pid, ctx.pdir, level=self.level, **common))
+            tools.append(perfcount.Counting(ctx.server_pid, ctx.pdir, level=self.level,
+                                            whole_cpus=self.whole_cpus, **common))
         if wants_profile(self.profiled, pt):
             tools.append(profilerec.Recording(ctx.server_pid, ctx.pdir, **common))
         for t in tools:

@@ -1,7 +1,22 @@
 """Who perf counts: the server, all its threads and processes, including the
 ones it creates later.
 
-Two ways, the first preferred:
+Three ways. The bench's: its CPUs.
+
+* cpus (whole_cpus): per-CPU events on the server's CPUs, no filter
+  (`perf stat -a -C CPUS`). For a harness that gives the server CPUs of
+  its own (the bench pins itself, the load generator and perf elsewhere):
+  the server is all that makes syscalls there. It costs nothing at a
+  context switch, where the cgroup filter below switches every event out
+  and in whenever the CPU changes cgroup: about 3 µs a switch pair with
+  the light level's 19 events, measured here +15-25 % server CPU per
+  request for a server that sleeps once per request (blocking at 10
+  connections; the open loop below capacity), nothing for a busy loop.
+  What else ran there is in its counts: the summary's
+  `server_cpus_foreign` says how much (the share of those CPUs' busy time
+  that was not the server's).
+
+Else (make profile's recordings, a shared CPU):
 
 * cgroup: per-CPU events filtered by the server's cgroup (`perf stat -a -C
   CPUS -G CGROUP`). O(CPUs) events whatever the thread count, so enabling
@@ -72,14 +87,17 @@ class Target:
     made: bool = False                   # we made the cgroup: release() removes it
     moved_from: dict = field(default_factory=dict)   # pid -> its cgroup before
     note: str = ""                       # why not by cgroup, when not
+    cpus_whole: bool = False             # counting everything on cpus (whole_cpus)
 
     @property
     def mode(self) -> str:
-        return "cgroup" if self.cgroup else "pids"
+        return "cpus" if self.cpus_whole else "cgroup" if self.cgroup else "pids"
 
     def perf_args(self, n_events: int) -> tuple[list[str], list[str]]:
         """(arguments before the events, arguments after them): perf wants
         -G after the events, one cgroup name per event."""
+        if self.cpus_whole:
+            return ["-a", "-C", ",".join(map(str, self.cpus))], []
         if self.cgroup:
             name = "/" + str(self.cgroup.relative_to(self.root))
             before = ["-a"] + (["-C", ",".join(map(str, self.cpus))] if self.cpus else [])
@@ -123,6 +141,11 @@ class Target:
 # the same server, so they share one cgroup, removed when both are done.
 _users: dict[Path, int] = {}
 _origins: dict[Path, dict] = {}
+
+
+def whole_cpus(pids: list[int], cpus: list[int]) -> Target:
+    """Everything on cpus, which the server has to itself (see above)."""
+    return Target(pids, cpus, cpus_whole=True)
 
 
 def choose(pids: list[int], cpus: list[int], cgroup: Optional[str] = None,

@@ -40,7 +40,7 @@ COLUMNS = [
     "server_cpu_us_per_req", "ctx_per_req", "vol_ctx_per_req", "invol_ctx_per_req",
     "server_cpu_util", "client_cpu_util", "client_bound", "saturation", "saturation_source",
     "server_cpus_busy", "server_cpus_user", "server_cpus_system", "server_cpus_softirq",
-    "server_cpus_steal", "client_cpus_busy", "client_cpus_user", "client_cpus_system",
+    "server_cpus_steal", "server_cpus_foreign", "client_cpus_busy", "client_cpus_user", "client_cpus_system",
     "client_cpus_softirq", "client_cpus_steal",
     "cpu_method", "memory_method", "harness_cpu_s", "sampler_cpu_util",
     "peak_rss_kib", "rss_end_kib", "threads_max", "rss_per_idle_conn_bytes", "idle_held", "idle_answered",

@@ -213,6 +213,30 @@ class PerfStatParsingTest(unittest.TestCase):
             perfcount.Counting(1, Path("."), level="heavy",
                                availability=perfctl.Availability(None, False, False, "x"))
 
+    def test_whole_cpus_count_the_syscalls_only(self):
+        """Counting the server's CPUs whole: the task clock and the switches
+        would count the idle task and anything else there, so only the
+        syscall tracepoints are asked for, and no cgroup filter."""
+        every = set(perfcount.TRACEPOINTS)
+        light = perfcount.perf_stat_events(every, "light")
+        whole = perfcount.perf_stat_events(every, "light", whole_cpus=True)
+        for ev in ("task-clock", "context-switches", perfcount.SWITCH_EVENT):
+            self.assertIn(ev, light)
+            self.assertNotIn(ev, whole)
+        self.assertEqual([e for e in light if e.startswith("syscalls:")],
+                         [e for e in whole if e.startswith("syscalls:")])
+        t = perftarget.whole_cpus([5, 6], [0, 2])
+        self.assertEqual((t.mode, t.perf_args(3)), ("cpus", (["-a", "-C", "0,2"], [])))
+        self.assertEqual(t.as_json()["mode"], "cpus")
+        t.release()   # nothing was made: nothing to undo
+        # Its counts come without task clock or switches: null, not zero.
+        values = perfcount.parse_perf_stat_csv((DATA / "stat-epoll-hello-light.csv").read_text())
+        values = {k: v for k, v in values.items() if k.startswith("syscalls:")}
+        doc = perfcount.counts_from_stat(values, {"syscr": 1000, "syscw": 1000})
+        self.assertEqual(doc["context_switches"], {"total": None, "involuntary": None, "voluntary": None})
+        self.assertIsNone(doc["task_clock_s"])
+        self.assertEqual(doc["syscalls"]["groups"]["read"], 1000)
+
     def test_vfs_counts_of_a_live_process(self):
         before = perfcount.read_vfs_counts([os.getpid()])
         with open(__file__) as f:
@@ -461,6 +485,32 @@ class TimeGoesTest(unittest.TestCase):
         self.assertIn("the named calls only", md)
         self.assertNotIn("the named calls only", self.md)
 
+    def test_switches_from_the_accounting_and_shared_cpus_marked(self):
+        """Counting the CPUs whole leaves the switches to the accounting's
+        sweeps (vol_ctx_per_req), and a model whose server CPU ran other
+        work (server_cpus_foreign above 10 %) is marked: its counts
+        include that work's calls."""
+        rows = read_rows(self.run_dir)
+        for r in rows:
+            if r["scenario"] == "hello" and r["model"] == "epoll":
+                r.update(cs_vol_per_req="", cs_invol_per_req="", vol_ctx_per_req="0.25",
+                         invol_ctx_per_req="0.5", server_cpus_foreign="0.3")
+        with tempfile.TemporaryDirectory() as d:
+            run = Path(d) / "run"
+            shutil.copytree(DATA / "run", run)
+            for pdir in (run / "points").glob("hello__epoll__*"):
+                doc = json.loads((pdir / "perfcount.json").read_text())
+                doc["context_switches"] = {"total": None, "involuntary": None, "voluntary": None}
+                (pdir / "perfcount.json").write_text(json.dumps(doc))
+            md, _ = timegoes.section(run, rows)
+        head = next(l for l in md.splitlines() if l.startswith("| model | syscalls"))
+        line = next(l for l in md.splitlines() if l.startswith("| epoll --reactors 1 |"))
+        cells = dict(zip([c.strip() for c in head.split("|")], [c.strip() for c in line.split("|")]))
+        self.assertEqual((cells["vol. switches"], cells["invol. switches"]), ("0.25", "0.50"))
+        self.assertTrue(cells["syscalls"].endswith("‡"))
+        self.assertIn("epoll --reactors 1 30%", md)
+        self.assertNotIn("‡", self.md)
+
     def test_nothing_to_show(self):
         self.assertEqual(timegoes.section(self.run_dir, [r for r in self.rows if r["scenario"] == "idle"]),
                          ("", []))
@@ -631,9 +681,13 @@ class KeeperTest(unittest.TestCase):
                 argv = keeper.session.argv
                 self.assertIn("-D", argv)
                 self.assertEqual(argv[argv.index("-D") + 1], "-1")
-                for ev in perfcount.perf_stat_events(set(perfcount.TRACEPOINTS) -
-                                                     set(avail.missing_tracepoints), "light"):
-                    self.assertIn(ev, argv)
+                events = perfcount.perf_stat_events(set(perfcount.TRACEPOINTS) -
+                                                    set(avail.missing_tracepoints), "light", whole_cpus=True)
+                self.assertEqual(argv[argv.index("-e"):], events)
+                # The point counts the server's CPUs whole: no cgroup made or used.
+                counting = hook._tools[pdir][0]
+                self.assertEqual(counting.doc["target"]["mode"], "cpus")
+                self.assertNotIn("-G", counting.doc["argv"])
                 hook.point_done(ctx)
             hook.abort()
             self.assertIsNone(hook._keeper)
