@@ -455,11 +455,19 @@ class TimeGoesTest(unittest.TestCase):
         self.assertAlmostEqual(sum(parts.values()), (acc["user_s"] + acc["system_s"]) * 1e6 / requests)
         self.assertGreater(parts["softirq"], 0)
         # Without a profile: system time less the server CPUs' softirq.
+        first_round = Path(tempfile.mkdtemp(prefix="iom-r0-"))
+        shutil.copy(pdir / "profile.json", first_round / "profile.json")
         (pdir / "profile.json").rename(pdir / "profile.json.off")
         try:
             plain = timegoes.cpu_parts(row, pdir)
+            # A later round has no flame graph: the first round's splits it.
+            borrowed = timegoes.cpu_parts(row, pdir, first_round)
         finally:
             (pdir / "profile.json.off").rename(pdir / "profile.json")
+            shutil.rmtree(first_round, ignore_errors=True)
+        self.assertEqual(borrowed.keys(), parts.keys())
+        for k in parts:
+            self.assertAlmostEqual(borrowed[k], parts[k])
         soft = json.loads((pdir / "accounting.json").read_text())["per_cpu"]["0"]["softirq_s"]
         self.assertAlmostEqual(plain["softirq"], soft * 1e6 / requests)
         self.assertAlmostEqual(plain["softirq"] + plain["kernel"], acc["system_s"] * 1e6 / requests)

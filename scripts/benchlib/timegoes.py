@@ -80,16 +80,18 @@ def _median_row(reps: list[dict]) -> dict:
     return keyed[(len(keyed) - 1) // 2]
 
 
-def cpu_parts(row: dict, pdir: Path) -> Optional[dict]:
+def cpu_parts(row: dict, pdir: Path, profile_dir: Optional[Path] = None) -> Optional[dict]:
     """{part: µs per request} of one point's server CPU, bottom up, or None
-    when nothing says how much CPU it used."""
+    when nothing says how much CPU it used. profile_dir: the repeat of the
+    same point that has the flame graph (the first round's), when this one
+    has none: its proportions split this one's kernel time."""
     requests = _num(row.get("requests"))
     if not requests:
         return None
     acc = perfctl.read_json(pdir / "accounting.json") or {}
     srv = acc.get("server") or {}
     user, system = _num(srv.get("user_s")), _num(srv.get("system_s"))
-    prof = profilerec.load(pdir) or {}
+    prof = profilerec.load(pdir) or profilerec.load(profile_dir or pdir) or {}
     cats = prof.get("categories_ns") if prof.get("status") == "ok" else None
     if user is None or system is None:
         # No accounting: the profile's own split of the CPU figure in the row.
@@ -345,7 +347,12 @@ def section(run_dir: Path, rows: list[dict], plots_dir: Optional[Path] = None,
     for model, reps in ref.items():
         r = _median_row(reps)
         pdir = run_dir / "points" / point_id(r)
-        p = cpu_parts(r, pdir)
+        # The flame graph is recorded in the first round only; its
+        # proportions split the median repeat's kernel time.
+        profiled = next((run_dir / "points" / point_id(x) for x in reps
+                         if (profilerec.load(run_dir / "points" / point_id(x)) or {}).get("status") == "ok"),
+                        None)
+        p = cpu_parts(r, pdir, profiled)
         if p:
             parts[model] = p
             waits[model] = _wait_us(r, pdir)
