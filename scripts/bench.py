@@ -187,9 +187,11 @@ def main(argv: list[str]) -> int:
     # without the rights, the points run unchanged and the report says so.
     hook = perfhooks.PerfHook(perfctl.probe("perf", perfcount.TRACEPOINTS), profiled=profile.profiled)
     notices.append("perf: " + (hook.avail.skip_line() or
-                               f"perf {hook.avail.version} counts syscalls, switches and the wait for a "
-                               f"CPU in {', '.join(perfhooks.COUNTED)}; flame graphs at "
-                               + ", ".join(f"{sc} {c}" for sc, c in profile.profiled)))
+                               f"perf {hook.avail.version} counts syscalls on the server's CPUs "
+                               f"over each window of {', '.join(perfhooks.COUNTED)} (the wait for a CPU "
+                               "from schedstat, the switches from the accounting); flame graphs at "
+                               + ", ".join(f"{sc} {c}" for sc, c in profile.profiled)
+                               + "; one idle perf holds the tracepoints for the run"))
     notices.append(f"cpus: server {cpus.format_list(split.server)} (one-core models on CPU "
                    f"{split.headline[0]}), load generator {cpus.format_list(split.client)} "
                    f"({len(split.client)} loadgen threads); the bench itself runs beside the load generator")
