@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import cgroups, cpus, machine, network, peers, report, summary  # noqa: E402
+from benchlib import (cgroups, cpus, machine, network, peers, perfcount, perfctl, perfhooks,  # noqa: E402
+                      report, summary)
 from benchlib.models import find_binary, our_models, DEFAULT_POOL  # noqa: E402
 from benchlib.point import Settings  # noqa: E402
 from benchlib.profiles import PROFILES, SCENARIOS, point_estimate_s  # noqa: E402
@@ -181,6 +182,16 @@ def main(argv: list[str]) -> int:
         return 2
     notices.append("accounting: " + (groups.note if groups else
                                      f"per process, no cgroup ({why}): schedstat, else clock ticks"))
+    # Issue 17: perf over each point's window (syscalls, switches, the wait
+    # for a CPU; flame graphs at the reference points). Without perf, or
+    # without the rights, the points run unchanged and the report says so.
+    hook = perfhooks.PerfHook(perfctl.probe("perf", perfcount.TRACEPOINTS), profiled=profile.profiled)
+    notices.append("perf: " + (hook.avail.skip_line() or
+                               f"perf {hook.avail.version} counts syscalls on the server's CPUs "
+                               f"over each window of {', '.join(perfhooks.COUNTED)} (the wait for a CPU "
+                               "from schedstat, the switches from the accounting); flame graphs at "
+                               + ", ".join(f"{sc} {c}" for sc, c in profile.profiled)
+                               + "; one idle perf holds the tracepoints for the run"))
     notices.append(f"cpus: server {cpus.format_list(split.server)} (one-core models on CPU "
                    f"{split.headline[0]}), load generator {cpus.format_list(split.client)} "
                    f"({len(split.client)} loadgen threads); the bench itself runs beside the load generator")
@@ -193,7 +204,7 @@ def main(argv: list[str]) -> int:
              accounting=groups.note if groups else why), indent=1))
     report.save_notices(run_dir, notices)
     settings = Settings(loadgen, split, fd_limit, open_net, groups, args.accounting,
-                        sample_interval_s=args.sample_interval)
+                        point_hooks=[hook], sample_interval_s=args.sample_interval)
     # The bench's own work (sampling, reading counters) runs on the client's
     # CPUs: the server's must carry the server alone. Its CPU time is in each
     # point's accounting.json. The micro-benchmarks after it choose their
@@ -208,6 +219,7 @@ def main(argv: list[str]) -> int:
     try:
         complete = measure(profile, specs, settings, run_dir, seed, not args.no_micro)
     finally:
+        hook.abort()  # Ctrl-C: no perf left running (a no-op after a whole run)
         if groups:
             groups.close()
         os.sched_setaffinity(0, allowed)

@@ -7,13 +7,19 @@ tell served from rejected and waited work and a row for every model x
 scenario, each measured or carrying the reason it was not, every measured
 point has its accounting.json (SPEC §6), the machine description records
 the CPU sets, the load generator's command lines of all models at one point
-differ only in the target, and the plan ran its rounds, its A/A control and
-one connection policy per scenario."""
+differ only in the target, the plan ran its rounds, its A/A control and
+one connection policy per scenario, and "Where the time goes" is there:
+where perf ran, syscalls and the wait for a CPU per request at every
+counted headline point and a flame graph (SVG and PNG) of every model at
+each profiled point; where it could not, the report's one line says so."""
 import csv
 import json
 import re
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import perfhooks  # noqa: E402
 
 EXPECTED_PLOTS = ["throughput", "latency", "peak_rss", "ctx_per_request", "cpu_per_request",
                   "threads", "idle", "open_loop", "equal_load", "spectrum", "ramp", "stall"]
@@ -22,9 +28,14 @@ SCENARIOS = ["hello", "sleep", "cpu", "stall", "idle", "pipelined", "open-loop",
 COLUMNS = ["goodput_rps", "non_2xx_rate", "censored_share", "little_ratio", "little_note",
            "p50_lower_bound", "p99_lower_bound", "valid", "invalid_reason", "saturation",
            "saturation_source", "conn_requests", "control_of", "headline", "send_lag_p99_us",
-           "schedule_kept", "server_cpus_busy", "client_cpus_busy", "cpu_method"]
+           "schedule_kept", "server_cpus_busy", "client_cpus_busy", "cpu_method",
+           "answered_conn_share", "first_answer_p50_us", "first_answer_p50_lower_bound",
+           "syscalls_per_req", "sys_read_per_req", "sched_delay_us_per_req", "cs_vol_per_req"]
 SECTIONS = ["### Noise floor (A/A control)", "### Headline", "## Cost at equal load",
-            "## Points whose accounting does not close", "## Plan, budget and what was thinned"]
+            "## Points whose accounting does not close", "## Plan, budget and what was thinned",
+            "## Where the time goes"]
+# Per-request figures need this many served requests (summary.MIN_REQUESTS).
+MIN_SERVED = 100
 
 
 def plan_problems(run: Path, rows: list[dict], report: str) -> list[str]:
@@ -108,10 +119,8 @@ def accounting_problems(run: Path, rows: list[dict]) -> list[str]:
         if r["status"] != "ok":
             continue
         pdir = run / "points" / _point_id(r)
-        try:
-            acct = json.loads((pdir / "accounting.json").read_text())
-        except (OSError, ValueError) as e:
-            problems.append(f"{pdir.name}: no accounting.json ({e})")
+        acct = _point_json(pdir, "accounting.json", problems)
+        if acct is None:
             continue
         w = acct.get("window") or {}
         if w.get("source") not in ("loadgen-line", "estimated") or not w.get("end_monotonic_ns", 0) > \
@@ -132,9 +141,70 @@ def accounting_problems(run: Path, rows: list[dict]) -> list[str]:
     return problems
 
 
+def _point_json(pdir: Path, name: str, problems: list[str]):
+    """A point's JSON file, or None with the problem recorded."""
+    try:
+        return json.loads((pdir / name).read_text())
+    except (OSError, ValueError) as e:
+        problems.append(f"{pdir.name}: no {name} ({e})")
+        return None
+
+
 def _point_id(r: dict) -> str:
     x = f"{float(r['rate_fraction']):g}x" if r["rate_fraction"] not in ("", None) else f"{int(float(r['x']))}"
     return f"{r['scenario']}__{r['model']}__{x}__r{r['repeat']}"
+
+
+def perf_problems(run: Path, rows: list[dict], report: str) -> list[str]:
+    """Issue 17. Every counted headline point has its perfcount.json; where
+    perf counted, its syscalls and wait for a CPU per request are in
+    summary.csv; where it was skipped, the report's section says so in a
+    line. Every model has a flame graph at each profiled point (first
+    round) when perf could record."""
+    problems = []
+    statuses: set[str] = set()
+    for r in rows:
+        if not (r["headline"] == "1" and r["status"] == "ok" and r["scenario"] in perfhooks.COUNTED):
+            continue
+        pdir = run / "points" / _point_id(r)
+        doc = _point_json(pdir, "perfcount.json", problems)
+        if doc is None:
+            continue
+        statuses.add(doc.get("status"))
+        if doc.get("status") == "failed":
+            problems.append(f"{pdir.name}: perf counting failed: {doc.get('reason')}")
+        elif doc.get("status") == "ok" and float(r["answered_2xx"] or 0) >= MIN_SERVED:
+            for col in ("syscalls_per_req", "sched_delay_us_per_req"):
+                if r[col] == "":
+                    problems.append(f"{pdir.name}: perf counted but summary.csv has no {col}")
+    if "skipped" in statuses and "\nSkipped: " not in report:
+        problems.append("perf was skipped but 'Where the time goes' does not say so in a line")
+    try:
+        profiled = json.loads((run / "plan.json").read_text()).get("profiled") or []
+    except (OSError, ValueError):
+        profiled = []
+    if not profiled:
+        problems.append("plan.json names no profiled points")
+    for scenario, x in profiled:
+        for r in rows:
+            if (r["scenario"], int(float(r["x"])), r["repeat"]) != (scenario, x, "0") \
+                    or r["status"] != "ok" or r["control_of"]:
+                continue
+            pdir = run / "points" / _point_id(r)
+            prof = _point_json(pdir, "profile.json", problems)
+            if prof is None:
+                continue
+            if prof.get("status") == "skipped":
+                continue
+            if prof.get("status") != "ok":
+                problems.append(f"{pdir.name}: no flame graph: {prof.get('reason')}")
+                continue
+            for f in ("profile.svg", "profile.png"):
+                if not (pdir / f).exists() or (pdir / f).stat().st_size < 1000:
+                    problems.append(f"{pdir.name}: {f} missing")
+            if f"{pdir.name}/profile.svg" not in report:
+                problems.append(f"REPORT.md does not link {pdir.name}'s flame graph")
+    return problems
 
 
 def same_workload_problems(run: Path) -> list[str]:
@@ -216,6 +286,7 @@ def main(run: Path) -> int:
     problems += same_workload_problems(run)
     problems += machine_problems(run)
     problems += plan_problems(run, rows, report)
+    problems += perf_problems(run, rows, report)
     ok_hello = [r for r in rows if r["scenario"] == "hello" and r["status"] == "ok"
                 and float(r["throughput_rps"] or 0) > 0]
     if not ok_hello:

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import perfcount, perfctl, profilerec, window  # noqa: E402
 from benchlib.models import DEFAULT_POOL, find_binary, our_models  # noqa: E402
+from benchlib.peers import peer_specs  # noqa: E402
 from benchlib.procs import LISTENING, Child, free_port, pin  # noqa: E402
 from benchlib.profiles import PATHS  # noqa: E402
 
@@ -77,13 +78,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def find_spec(args):
-    specs, notices = our_models(args.build, args.pool, big=True)
-    try:
-        from benchlib.peers import peer_specs
-        peers, more = peer_specs(args.build, args.out)
-        specs, notices = specs + peers, notices + more
-    except ImportError:
-        pass
+    # Every variant of the registry (the full profile's), the peers beside them.
+    specs, notices = our_models(args.build, args.pool, profile="full")
+    peers, more, _ = peer_specs(args.build, args.out)
+    specs, notices = specs + peers, notices + more
     for s in specs:
         if s.name == args.model:
             if not s.serves(args.scenario):
@@ -112,8 +110,11 @@ def run_point(args, spec, loadgen: Path, out: Path, profile: bool, count: bool,
                                               avail, keep_data=args.keep_data))
         # Counting without perf still reads the scheduler delay and the
         # server's CPU time (schedstat): the overhead runs' baseline.
+        # Counted as the bench counts: everything on the server's CPUs, which
+        # it has to itself here too (no cost at its context switches).
         counting = perfcount.Counting(server.pid, out, args.server_cpus, args.client_cpus,
-                                      avail if count else _no_counting(avail), level=level)
+                                      avail if count else _no_counting(avail), level=level,
+                                      whole_cpus=True)
         tools.append(counting)
         for t in tools:
             t.start()
@@ -123,9 +124,10 @@ def run_point(args, spec, loadgen: Path, out: Path, profile: bool, count: bool,
             str(loadgen), "-c", str(args.connections), "-t", "1",
             "-d", f"{int(args.duration * 1000)}ms", "--warmup", f"{int(args.warmup * 1000)}ms",
             "--timeout", f"{int(min(5.0, max(1.0, args.duration)) * 1000)}ms",
-            "--quiet", "--json", str(out / "loadgen.json"), *spec.loadgen_extra, url]), out, "loadgen")
-        w = window.await_window(lg.stdout_text, launched, args.warmup, args.duration, lg.alive)
-        if w is None:
+            "--quiet", "--json", str(out / "loadgen.json"), url]), out, "loadgen")
+        w = window.await_window(lambda: [lg.stdout_text()], launched, args.warmup, args.duration,
+                                lg.alive)
+        if w.source == "estimated" and not lg.alive():
             raise SystemExit(f"profile.py: loadgen ended at once: {lg.stderr_tail()}")
         timers = [t.timer(w).start() for t in tools]
         lg.wait(args.warmup + args.duration + 30 + args.connections / 1000)

@@ -5,9 +5,9 @@ format is docs/SPEC.md §6 and scripts/benchlib/README.md).
 The load generator prints `window monotonic_ns START END` on stdout before
 it opens a connection; START and END are CLOCK_MONOTONIC, which is the clock
 of time.monotonic_ns() here. The bench sleeps until START, reads every
-counter, sleeps until END and reads them again. A load generator that does
-not print the line (an older build) gets an estimated window (its start plus
-the warm-up), recorded as "source": "estimated".
+counter, sleeps until END and reads them again. window.py reads the line
+(or estimates the window for an older load generator that prints none,
+recorded as "source": "estimated").
 
 Counters, cheapest and most exact first:
 - CPU: the side's cgroup (cgroups.py: nanoseconds, every thread and process,
@@ -29,16 +29,14 @@ Counters, cheapest and most exact first:
 from __future__ import annotations
 
 import json
-import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 from . import procfs
 from .cgroups import Group
+from .window import Window
 
-WINDOW_LINE = re.compile(r"window monotonic_ns (\d+) (\d+|open)")
 # Sweeping threads costs ~20 µs each (measured: 0.36 s for 16384 threads on
 # the 2-core machine), paid on the client's CPUs at the window's edges.
 SWEEP_MAX_THREADS = 2048
@@ -51,44 +49,6 @@ SWEEP_LEAD_NS = 5_000_000
 # When the thread count is taken: connections are open by then (the
 # warm-up is at least 0.3 s in every profile) and the lead still fits.
 CHOOSE_BEFORE_NS = 250_000_000
-# How often the bench looks for the window line while the loadgen starts.
-LINE_POLL_S = 0.002
-
-
-@dataclass
-class Window:
-    start_ns: int
-    end_ns: int
-    source: str                      # "loadgen-line" or "estimated"
-    parts: list = field(default_factory=list)   # each loadgen's (start, end)
-
-
-def parse_window_line(text: str) -> Optional[tuple[int, Optional[int]]]:
-    m = WINDOW_LINE.search(text)
-    if not m:
-        return None
-    return int(m.group(1)), None if m.group(2) == "open" else int(m.group(2))
-
-
-def await_window(read_stdouts: Callable[[], list[str]], alive: Callable[[], bool],
-                 spawn_ns: int, warmup_s: float, duration_s: float) -> Window:
-    """The window of the load generators just started: from their lines
-    (the union of theirs when there are several), or estimated."""
-    planned_start = spawn_ns + int(warmup_s * 1e9)
-    planned_end = planned_start + int(duration_s * 1e9)
-    # The line comes before any connection opens, so within milliseconds of
-    # the start; an older loadgen never prints it, and waiting long for it
-    # would put the estimated start behind us.
-    grace_ns = int(max(0.05, min(0.2, warmup_s / 2)) * 1e9)
-    while True:
-        found = [parse_window_line(t) for t in read_stdouts()]
-        if found and all(found):
-            starts = [s for s, _ in found]
-            ends = [e if e is not None else s + int(duration_s * 1e9) for s, e in found]
-            return Window(min(starts), max(ends), "loadgen-line", [list(p) for p in zip(starts, ends)])
-        if time.monotonic_ns() - spawn_ns > grace_ns or not alive():
-            return Window(planned_start, planned_end, "estimated")
-        time.sleep(LINE_POLL_S)
 
 
 def sleep_until(t_ns: int, alive: Callable[[], bool]) -> bool:
@@ -121,13 +81,7 @@ class Side:
         self.notes: list[str] = []
 
     def count_threads(self) -> int:
-        n = 0
-        for p in self.pids():
-            try:
-                n += procfs.status(p, ("Threads",)).get("Threads", 0)
-            except OSError:
-                pass
-        return n
+        return procfs.thread_count(self.pids())
 
     def recheck(self) -> None:
         """Before the end edge's sweep: threads that grew past the limit

@@ -102,6 +102,11 @@ class Mount:
     root: str       # the part of the hierarchy it shows (not "/" in a cgroup namespace)
 
 
+# The v1 controllers looked for: the accounting's, and perf_event (the
+# hierarchy `perf stat -G` filters by when it is mounted; perftarget.py).
+V1_CONTROLLERS = ("cpuacct", "memory", "cpu", "perf_event")
+
+
 def parse_mountinfo(text: str) -> tuple[Optional[Mount], dict[str, Mount]]:
     """(the cgroup v2 mount, v1 controller -> its mount) from /proc/self/mountinfo."""
     v2: Optional[Mount] = None
@@ -118,7 +123,7 @@ def parse_mountinfo(text: str) -> tuple[Optional[Mount], dict[str, Mount]]:
             v2 = mount
         elif rest[0] == "cgroup":
             for opt in rest[2].split(","):
-                if opt in ("cpuacct", "memory", "cpu"):
+                if opt in V1_CONTROLLERS:
                     v1.setdefault(opt, mount)
     return v2, v1
 
@@ -138,7 +143,8 @@ def parse_proc_cgroup(text: str) -> dict[str, str]:
     return out
 
 
-def _inside(mount: Mount, path: str) -> Path:
+def inside(mount: Mount, path: str) -> Path:
+    """A cgroup path (as /proc/PID/cgroup gives it) as a folder of the mount."""
     rel = path
     if mount.root != "/" and (path == mount.root or path.startswith(mount.root + "/")):
         rel = path[len(mount.root):]
@@ -279,7 +285,7 @@ def _base_name() -> str:
 
 
 def _make_base(parent: Path) -> Path:
-    _remove_stale(parent)
+    remove_stale(parent, BASE_PREFIX)
     base = parent / _base_name()
     base.mkdir(exist_ok=True)
     if not os.access(base / "cgroup.procs", os.W_OK):
@@ -288,14 +294,15 @@ def _make_base(parent: Path) -> Path:
     return base
 
 
-def _remove_stale(parent: Path) -> None:
-    """Bases of runs whose process is gone (killed before it could clean up)."""
+def remove_stale(parent: Path, prefix: str) -> None:
+    """Groups named PREFIX<pid>[-...] of runs whose process is gone (killed
+    before it could clean up), with their empty children."""
     try:
-        entries = list(parent.glob(BASE_PREFIX + "*"))
+        entries = list(parent.glob(prefix + "*"))
     except OSError:
         return
     for base in entries:
-        pid = base.name[len(BASE_PREFIX):]
+        pid = base.name[len(prefix):].split("-")[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             _remove_base(base)
 
@@ -308,13 +315,13 @@ def base_parents(version: int, v2: Optional[Mount], v1: dict[str, Mount], own: d
     group, so beside our own group (in its parent), unless we are at the
     root, where both may be."""
     if version == 1:
-        return {role: _inside(v1[ctl], own.get(ctl, "/"))
+        return {role: inside(v1[ctl], own.get(ctl, "/"))
                 for role, ctl in (("cpu", "cpuacct"), ("memory", "memory")) if ctl in v1}
     if v2 is None:
         return {}
     mine = own.get("", "/") or "/"
     parent = mine if mine == "/" else str(Path(mine).parent)
-    return {"cpu": _inside(v2, parent), "memory": _inside(v2, parent)}
+    return {"cpu": inside(v2, parent), "memory": inside(v2, parent)}
 
 
 def _setup_v1(v1: dict[str, Mount], own: dict[str, str]) -> tuple[Optional[Cgroups], str]:

@@ -33,6 +33,11 @@ def _f(row: dict, key: str) -> float:
         return 0.0
 
 
+def _share(x: float) -> str:
+    """A share as a reader needs it: 0.03 %, not a misleading 0 %."""
+    return f"{x:.2%}" if x < 0.01 else f"{x:.1%}" if x < 0.1 else f"{x:.0%}"
+
+
 def reasons(row: dict) -> str:
     """Why a point's ratio is outside LOW..HIGH, from the point's own
     figures; "" when it is inside (or not computed)."""
@@ -45,17 +50,21 @@ def reasons(row: dict) -> str:
                    "waiting at the end are in no figure")
     answered = _f(row, "answered_2xx") + _f(row, "non_2xx")
     if r < LOW and _f(row, "non_2xx") > 0.05 * max(1.0, answered):
-        out.append(f"{_f(row, 'non_2xx_rate'):.0%} of the answers were rejections, which are not "
+        out.append(f"{_share(_f(row, 'non_2xx_rate'))} of the answers were rejections, which are not "
                    "goodput")
     if _f(row, "not_opened") > 0:
         out.append(f"{_f(row, 'not_opened'):.0f} connections never opened, so fewer requests were "
                    "in flight than connections")
+    elif r < LOW and _f(row, "errors_connect") > 0:
+        out.append(f"{_f(row, 'errors_connect'):.0f} connection attempts failed or timed out (a "
+                   "server that accepts one connection at a time leaves the rest in the backlog), so "
+                   "fewer requests were in flight than connections")
     censored = _f(row, "censored_share")
     if censored > 0 and r < LOW and row.get("mean_lower_bound") == 1:
-        out.append(f"{censored:.0%} of the requests got no answer in the window: the mean is only "
+        out.append(f"{_share(censored)} of the requests got no answer in the window: the mean is only "
                    "a lower bound of their wait")
     if censored > 0 and r > HIGH:
-        out.append(f"{censored:.0%} of the requests got no answer: their ages reach back into the "
+        out.append(f"{_share(censored)} of the requests got no answer: their ages reach back into the "
                    "warm-up, before the window the goodput is counted over")
     if r < LOW and row.get("saturation") in ("client-bound", "both"):
         out.append("the load generator's CPUs were saturated: the time between an answer and the "

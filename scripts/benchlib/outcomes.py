@@ -53,8 +53,17 @@ def served(lg: dict, duration_s: float) -> dict:
     row.update(mean_us=lat.get("mean", ""),
                p50_lower_bound=_flag(lb.get("p50")), p99_lower_bound=_flag(lb.get("p99")),
                mean_lower_bound=_flag(lb.get("mean")))
+    # Fairness: a server that serves one connection at a time answers that
+    # one fast, so its per-request p50 stays small while the other clients
+    # wait; the share of connections answered and the time to each one's
+    # first answer (never answered: a lower bound) show the waiting.
     fair = lg.get("fairness") or {}
-    row["answered_conn_share"] = fair.get("answered_share", "")
+    first = fair.get("first_answer_us") if isinstance(fair.get("first_answer_us"), dict) else {}
+    first_lb = first.get("lower_bound") if isinstance(first.get("lower_bound"), dict) else {}
+    row.update(answered_conn_share=fair.get("answered_share", ""),
+               first_answer_p50_us=first.get("p50", ""), first_answer_p99_us=first.get("p99", ""),
+               first_answer_p50_lower_bound=_flag(first_lb.get("p50")),
+               first_answer_p99_lower_bound=_flag(first_lb.get("p99")))
     lag = lg.get("send_lag_us") or {}
     row.update(send_lag_p50_us=lag.get("p50", ""), send_lag_p99_us=lag.get("p99", ""),
                send_lag_max_us=lag.get("max", ""),

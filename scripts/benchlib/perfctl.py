@@ -104,23 +104,6 @@ def _paranoid() -> str:
         return "?"
 
 
-def server_pids(pid: int) -> list[int]:
-    """pid and every process below it: a server's workers (nginx,
-    server-epoll --processes) must be attached too, since -p follows only
-    what is created after perf attached."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for tid in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{tid}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            continue
-    return out
-
-
 class PerfError(RuntimeError):
     pass
 

@@ -1,7 +1,22 @@
 """Who perf counts: the server, all its threads and processes, including the
 ones it creates later.
 
-Two ways, the first preferred:
+Three ways. The bench's: its CPUs.
+
+* cpus (whole_cpus): per-CPU events on the server's CPUs, no filter
+  (`perf stat -a -C CPUS`). For a harness that gives the server CPUs of
+  its own (the bench pins itself, the load generator and perf elsewhere):
+  the server is all that makes syscalls there. It costs nothing at a
+  context switch, where the cgroup filter below switches every event out
+  and in whenever the CPU changes cgroup: about 3 µs a switch pair with
+  the light level's 19 events, measured here +15-25 % server CPU per
+  request for a server that sleeps once per request (blocking at 10
+  connections; the open loop below capacity), nothing for a busy loop.
+  What else ran there is in its counts: the summary's
+  `server_cpus_foreign` says how much (the share of those CPUs' busy time
+  that was not the server's).
+
+Else (make profile's recordings, a shared CPU):
 
 * cgroup: per-CPU events filtered by the server's cgroup (`perf stat -a -C
   CPUS -G CGROUP`). O(CPUs) events whatever the thread count, so enabling
@@ -23,39 +38,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import cgroups
 
-def perf_cgroup_root(mounts_text: Optional[str] = None) -> tuple[Optional[Path], bool]:
+MOUNTINFO = "/proc/self/mountinfo"
+# The cgroups made here: PREFIX<bench pid>-<server pid>; a killed run's are
+# removed by the next one.
+PREFIX = "iom-perf-"
+
+
+def perf_cgroup_root(mountinfo_text: Optional[str] = None) -> tuple[Optional[Path], bool]:
     """The hierarchy perf resolves `-G NAME` in, as perf itself picks it: a
     cgroup v1 mount with the perf_event controller, else the cgroup2 mount.
-    Returns (mount point or None, whether it is v1)."""
-    if mounts_text is None:
+    Returns (mount point or None, whether it is v1). Read with the
+    accounting's own parser (cgroups.py), so that both agree on where the
+    cgroup v2 hierarchy is: on a pure v2 machine (Debian 12) the bench's
+    server group is then recognised as perf's, and used as it is."""
+    if mountinfo_text is None:
         try:
-            mounts_text = Path("/proc/mounts").read_text()
+            mountinfo_text = Path(MOUNTINFO).read_text()
         except OSError:
             return None, False
-    v2 = None
-    for line in mounts_text.splitlines():
-        f = line.split()
-        if len(f) < 4:
-            continue
-        if f[2] == "cgroup" and "perf_event" in f[3].split(","):
-            return Path(f[1]), True
-        if f[2] == "cgroup2" and v2 is None:
-            v2 = Path(f[1])
-    return v2, False
+    v2, v1 = cgroups.parse_mountinfo(mountinfo_text)
+    if "perf_event" in v1:
+        return Path(v1["perf_event"].point), True
+    return (Path(v2.point), False) if v2 else (None, False)
 
 
 def cgroup_of(pid: int, root: Path, v1: bool) -> Optional[Path]:
     """The cgroup of pid in the hierarchy mounted at root."""
     try:
-        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        return cgroup_in(Path(f"/proc/{pid}/cgroup").read_text(), root, v1)
     except OSError:
         return None
-    for line in lines:
-        hid, ctrls, path = line.split(":", 2)
-        if (v1 and "perf_event" in ctrls.split(",")) or (not v1 and hid == "0"):
-            return root / path.lstrip("/")
-    return None
+
+
+def cgroup_in(proc_cgroup_text: str, root: Path, v1: bool) -> Optional[Path]:
+    """The folder, under root, that a /proc/PID/cgroup text names."""
+    path = cgroups.parse_proc_cgroup(proc_cgroup_text).get("perf_event" if v1 else "")
+    return None if path is None else root / path.lstrip("/")
 
 
 @dataclass
@@ -67,14 +87,17 @@ class Target:
     made: bool = False                   # we made the cgroup: release() removes it
     moved_from: dict = field(default_factory=dict)   # pid -> its cgroup before
     note: str = ""                       # why not by cgroup, when not
+    cpus_whole: bool = False             # counting everything on cpus (whole_cpus)
 
     @property
     def mode(self) -> str:
-        return "cgroup" if self.cgroup else "pids"
+        return "cpus" if self.cpus_whole else "cgroup" if self.cgroup else "pids"
 
     def perf_args(self, n_events: int) -> tuple[list[str], list[str]]:
         """(arguments before the events, arguments after them): perf wants
         -G after the events, one cgroup name per event."""
+        if self.cpus_whole:
+            return ["-a", "-C", ",".join(map(str, self.cpus))], []
         if self.cgroup:
             name = "/" + str(self.cgroup.relative_to(self.root))
             before = ["-a"] + (["-C", ",".join(map(str, self.cpus))] if self.cpus else [])
@@ -120,6 +143,11 @@ _users: dict[Path, int] = {}
 _origins: dict[Path, dict] = {}
 
 
+def whole_cpus(pids: list[int], cpus: list[int]) -> Target:
+    """Everything on cpus, which the server has to itself (see above)."""
+    return Target(pids, cpus, cpus_whole=True)
+
+
 def choose(pids: list[int], cpus: list[int], cgroup: Optional[str] = None,
            make_cgroup: bool = True) -> Target:
     """The way to count these processes. `cgroup`: the server's own cgroup
@@ -138,10 +166,11 @@ def choose(pids: list[int], cpus: list[int], cgroup: Optional[str] = None,
         return Target(pids, cpus, note=note + "counting by pid")
     if root is None:
         return Target(pids, cpus, note=note + "no cgroup hierarchy perf can filter by")
-    path = root / f"iom-perf-{os.getpid()}-{pids[0]}"
+    path = root / f"{PREFIX}{os.getpid()}-{pids[0]}"
     if path in _users:
         _users[path] += 1
         return Target(pids, cpus, path, root, made=True, moved_from=_origins.get(path, {}))
+    cgroups.remove_stale(root, PREFIX)
     try:
         path.mkdir(exist_ok=True)
     except OSError as e:

@@ -13,22 +13,21 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import accounting, hooks, merge, procfs
+from . import accounting, hooks, merge, procfs, window as windows
 from .cpus import CpuSplit
 from .models import ServerSpec
 from .network import Net
 from .procs import Child, free_port, pin, wait_listening
-from .profiles import STALL_LEAD_S, Point
+from .profiles import IDLE_SETTLE_S, STALL_LEAD_S, Point
 from .sampler import Sampler
 
+# loadgen --idle's one line once its connections are open (docs/loadgen.md).
 HOLDING = re.compile(r"holding (\d+) answered (\d+)(?: of (\d+): (.*))?")
-IDLE_HOLDER = Path(__file__).with_name("idle_holder.py")
 # Room for the listener, logs, epoll and eventfds beside the connections.
 FD_MARGIN = 64
 
@@ -265,8 +264,8 @@ class _Run:
         marks["client_t0_unix"] = [cs.t0_unix for cs in client_samplers]
 
         alive = lambda: any(lg.alive() for lg in self.loadgens)  # noqa: E731
-        window = accounting.await_window(lambda: [lg.stdout_text() for lg in self.loadgens], alive,
-                                         spawn_ns, pt.warmup_s, pt.duration_s)
+        window = windows.await_window(lambda: [lg.stdout_text() for lg in self.loadgens],
+                                      spawn_ns, pt.warmup_s, pt.duration_s, alive)
         self.ctx.window = window
         forced = "" if self.s.accounting_method == "auto" else self.s.accounting_method
         acct = accounting.Accountant(
@@ -333,31 +332,27 @@ class _Run:
         accounting.write(self.pdir / "accounting.json", self.acct)
 
     def _hold_idle(self, ip: str, port: int) -> None:
-        """Opens the idle connections (several holder processes past one
-        process's fd cap, each from its own 127.0.0.x when the server is on
-        loopback) and records the server's RSS before and after, for the
-        memory each one costs."""
+        """Opens the idle connections with `loadgen --idle` (several of them
+        past one process's fd cap, each from its own 127.0.0.x when the
+        server is on loopback) and records the server's RSS before and
+        after, for the memory each one costs."""
         pt, marks = self.pt, self.marks
         before = self.sampler.sample_now()
         marks["idle_start_t"] = before["t_s"] if before else None
         marks["rss_before_idle_kib"] = before["rss_kib"] if before else None
-        for i, n in enumerate(split(pt.idle, -(-pt.idle // PER_HOLDER))):
-            source = ["--source", f"127.0.0.{i + 1}"] if ip.startswith("127.") and i else []
-            self.holders.append(self.client([
-                sys.executable, str(IDLE_HOLDER), ip, str(port), str(n),
-                "--timeout", str(max(10, n / 1000)),
-                # A thread per connection needs time to start thousands of threads:
-                # about 5000 a second here under load, so wait in proportion.
-                "--answer-wait", str(max(2.0, n / 2000)), *source], "idle" if i == 0 else f"idle-{i}"))
+        argvs = idle_argvs(self.s, pt, f"http://{ip}:{port}{pt.path}", self.pdir)
+        self.holders = [self.client(a, "idle" if i == 0 else f"idle-{i}") for i, a in enumerate(argvs)]
+        self.info["idle_commands"] = argvs
         held = answered = 0
         problems = []
-        for h in self.holders:
-            m = h.wait_for_line(HOLDING, timeout_s=max(40, pt.idle / 200))
+        for h, n in zip(self.holders, split(pt.idle, len(argvs))):
+            m = h.wait_for_line(HOLDING, timeout_s=idle_open_s(n) + idle_answer_s(n) + 10)
             held += int(m.group(1)) if m else 0
             answered += int(m.group(2)) if m else 0
             if not m or m.group(3):
-                problems.append(m.group(4) if m else "idle holder said nothing: " + h.stderr_tail())
-        time.sleep(0.3)  # let the server finish accepting and settle
+                problems.append(m.group(4) if m else f"{h.name} said nothing: "
+                                + (h.stderr_tail() or f"exit {h.exit.status if h.exit else '?'}"))
+        time.sleep(IDLE_SETTLE_S)  # let the server finish accepting and settle
         after = self.sampler.sample_now()
         marks["idle_ready_t"] = after["t_s"] if after else None
         marks["rss_idle_kib"] = after["rss_kib"] if after else None
@@ -393,6 +388,36 @@ class _Run:
         (self.pdir / "point.json").write_text(json.dumps(info, indent=1))
 
 
-# Idle connections per holder process: under the per-process fd cap (20000
-# here) and under the ~28k ephemeral ports of one source address.
+# Idle connections per `loadgen --idle` process: under the per-process fd
+# cap (20000 here) and under the ~28k ephemeral ports of one source address.
 PER_HOLDER = 16384
+
+
+def idle_open_s(n: int) -> float:
+    """--idle-timeout: time allowed to open n connections (generous: a
+    thread per connection starts about 5000 threads a second here under
+    load, and the server accepts at that pace)."""
+    return max(10.0, n / 1000)
+
+
+def idle_answer_s(n: int) -> float:
+    """--idle-answer-wait: time for the answers once all are open."""
+    return max(2.0, n / 2000)
+
+
+def idle_argvs(settings: Settings, pt: Point, url: str, pdir: Path) -> list[list[str]]:
+    """The `loadgen --idle` command lines of a point: PER_HOLDER connections
+    at most per process (its fd cap), each process but the first from its
+    own 127.0.0.x when the target is on loopback (each source address has
+    its own ephemeral ports towards the server's one port)."""
+    parts = split(pt.idle, -(-pt.idle // PER_HOLDER))
+    out = []
+    for i, n in enumerate(parts):
+        argv = [str(settings.loadgen), "--idle", str(n), "--idle-timeout", _ms(idle_open_s(n)),
+                "--idle-answer-wait", _ms(idle_answer_s(n)), "--quiet",
+                "--json", str(pdir / ("idle.json" if i == 0 else f"idle-{i}.json"))]
+        host = url.split("//", 1)[1].split(":", 1)[0]
+        if host.startswith("127.") and i:
+            argv += ["--source-addrs", f"127.0.0.{i + 1}"]
+        out.append(argv + [url])
+    return out

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import flamegraph, flamepng, flamesvg, perfctl, perftarget, rundelay
+from . import flamegraph, flamepng, flamesvg, perfctl, perftarget, procfs, rundelay
 from .window import EdgeTimer
 
 FORMAT_VERSION = 1
@@ -26,6 +26,11 @@ FILE = "profile.json"
 # Samples a second per CPU: enough for a few thousand samples over a
 # point's 1.5 to 3 s window; perf's default 4000 costs twice as much.
 FREQUENCY_HZ = 1999
+# What perf record does after the window that this use does not need:
+# collecting build-ids (-B) into ~/.debug (-N; perf script runs at once,
+# on the binaries that ran) and its BPF side-band thread. Measured here:
+# it then exits 0.2 s after SIGINT instead of 0.8 s, at every profiled point.
+RECORD_QUICK_EXIT = ["-B", "-N", "--no-bpf-event"]
 
 
 class Recording(perfctl.PointFile):
@@ -40,7 +45,7 @@ class Recording(perfctl.PointFile):
                  frequency_hz: int = FREQUENCY_HZ, keep_data: bool = False,
                  pids: Optional[Callable[[], list[int]]] = None):
         self.pid = pid
-        self.server_pids = pids or (lambda: perfctl.server_pids(pid))
+        self.server_pids = pids or (lambda: procfs.children(pid))
         self.out_dir = Path(out_dir)
         self.cpus = rundelay.parse_cpus(server_cpus) if server_cpus else []
         self.perf_cpus = perf_cpus
@@ -63,7 +68,7 @@ class Recording(perfctl.PointFile):
         self.doc["target"] = target.as_json()
         self.perf = perfctl.WindowedPerf(
             self.avail, target, ["record", "-o", str(self.data), "-F", str(self.frequency_hz), "-g",
-                                 "--quiet"],
+                                 "--quiet", *RECORD_QUICK_EXIT],
             ["-e", "cpu-clock"], self.out_dir, "profile", self.perf_cpus)
         if not self.perf.start():
             self.doc.update(status="failed", reason=self.perf.failure)

@@ -54,6 +54,22 @@ CLOSED_LOOP = ("hello", "sleep", "cpu", "idle", "pipelined", "rotate")
 # The A/A control's model name: the same server under a second name.
 AA_SUFFIX = "-aa"
 
+# Where perf counts syscalls, switches and the wait for a CPU (issue 17;
+# perfhooks.py): the closed-loop sweeps and the other headline scenarios
+# whose requests are one kind of work (open loop; idle's one active
+# client). Not stall (its server CPU serves /cpu and /hello together: no
+# per-request figure, as for CPU per request), nor rotate, pipelined and
+# ramp (nothing of the report's is decided there).
+PERF_COUNTED = ("hello", "sleep", "cpu", "open-loop", "idle")
+
+
+def wants_profile(profiled, pt) -> bool:
+    """Whether a point gets a flame graph: its (scenario, connections) is
+    one of `profiled`, first round only, and not the A/A copy (its graph
+    would be its original's again)."""
+    return ((pt.scenario, pt.connections) in {tuple(p) for p in profiled}
+            and getattr(pt, "repeat", 0) == 0 and not getattr(pt, "control_of", None))
+
 
 def aa_name(model: str) -> str:
     return model + AA_SUFFIX
@@ -96,6 +112,8 @@ class Profile:
     # What this profile leaves out that a larger one measures, and why:
     # printed by --dry-run and in the report.
     thinned: list[str] = field(default_factory=list)
+    # (scenario, connections) of the flame graphs (issue 17), first round only.
+    profiled: list[tuple[str, int]] = field(default_factory=lambda: [("hello", 1000), ("sleep", 1000)])
 
 
 PIPELINE_DEPTH = 16
@@ -153,18 +171,18 @@ PROFILES = {
                      open_rates=[0.5, 1.2], equal_load=[0.5], rotate=[50],
                      ramp_connections=200, ramp_rate=200,
                      headline=_headline([50], [0.5], None, None),
-                     stall_us=[0, 20000],
+                     stall_us=[0, 20000], profiled=[("hello", 50), ("sleep", 50)],
                      thinned=["everything: smoke checks that the pipeline works, not the figures"]),
     # Budget (issue 14): make bench within 15 minutes on 2 cores, the
     # micro-benchmarks included. The time goes to the headline points (3
     # rounds); the sweep is thinned where its points decided nothing in the
     # reference run (the `thinned` notes say which and why).
     "quick": Profile("quick", warmup_s=0.5, duration_s=1.5, repeats=3,
-                     connections=[1, 10, 100, 1000, 10000], sleep=[1, 100, 1000, 10000],
-                     cpu=[1, 10, 100, 1000], idle=[0, 1000, 16384],
+                     connections=[1, 100, 1000, 10000], sleep=[1, 100, 1000, 10000],
+                     cpu=[1, 100, 1000], idle=[0, 1000, 16384],
                      pipelined=[256, 4096],
                      open_rates=[0.25, 0.5, 1.0, 1.5], equal_load=[0.25, 0.5],
-                     rotate=[1, 100, 1000],
+                     rotate=[100, 1000],
                      ramp_connections=4000, ramp_rate=1000,
                      headline=_headline([100, 1000], [0.5], 16384, 50000),
                      stall_us=[0, 10000, 50000],
@@ -178,6 +196,11 @@ PROFILES = {
                          "straight line per model",
                          "sleep at 10 connections, stall at 1 ms (full only): between neighbours on "
                          "curves whose shape the other points already fix",
+                         "hello and cpu at 10 connections, rotate at 1 (full only): made room for "
+                         "perf's counting and flame graphs within the 15 minutes; hello and cpu at "
+                         "10 lie between 1 and 100 on curves that are flat there in the reference "
+                         "runs (every model serves 10 clients alike), and rotate at 1 is hello at 1 "
+                         "plus a reconnect every 100 requests",
                          "sleep, cpu, pipelined and rotate are measured once: no goal or claim is "
                          "decided on them; their spread is the full profile's",
                          "open loop: only ½ of the reference capacity is repeated (the equal-load goal "
@@ -228,6 +251,8 @@ class Point:
     headline: bool = False
     # The A/A control: the model this one is a copy of.
     control_of: Optional[str] = None
+    # A flame graph is recorded over its window (wants_profile).
+    profiled: bool = False
 
     @property
     def background_path(self) -> Optional[str]:
@@ -307,7 +332,8 @@ def plan(profile: Profile, models: list[str], seed: int = 0) -> list[Point]:
     def mark(pt: Point, control_of: Optional[str]) -> Point:
         is_head = any(h.scenario == pt.scenario and _same_x(h, pt) and
                       (h.models is None or pt.model in h.models or control_of) for h in heads)
-        return replace(pt, headline=is_head, control_of=control_of)
+        pt = replace(pt, headline=is_head, control_of=control_of)
+        return replace(pt, profiled=wants_profile(p.profiled, pt))
 
     points: list[Point] = []
     for r in range(p.sweep_repeats):
@@ -341,18 +367,30 @@ def _same_x(h: Headline, pt: Point) -> bool:
 # points 680 s for an estimate of 649 s with a 0.15 s overhead, micro 29 s,
 # report 13 s; 723 s in all). A run's own plan.json says how far off it was.
 POINT_OVERHEAD_S = 0.2
-PER_CONNECTION_S = 1 / 140000
+PER_CONNECTION_S = 1 / 40000
 IDLE_SETTLE_S = 0.3          # point.py waits this long after the holders are ready
-PER_IDLE_S = 1 / 14000
-# scripts/microbench.py inside make bench, and drawing the report.
-MICRO_S = 35.0
-REPORT_S = 15.0
+# Opening the idle connections with loadgen --idle and closing them after
+# the point (two quick runs: about 2 s for 16384 held by epoll, 6-7 s by a
+# thread per connection or Node.js).
+PER_IDLE_S = 1 / 5000
+# perf (issue 17), where it runs: attaching and detaching `perf stat` at a
+# counted point (the run's tracepoints held open by perfcount's keeper), and
+# recording, folding and drawing a flame graph at a profiled one. From the
+# gaps between point starts of smoke and quick runs with and without perf.
+PERF_COUNT_S = 0.07
+PROFILE_S = 1.3
+# scripts/microbench.py inside make bench, and drawing the report (flame
+# graphs' differential views included).
+MICRO_S = 40.0
+REPORT_S = 20.0
 
 
 def point_estimate_s(pt: Point) -> float:
     return (pt.warmup_s + pt.duration_s + POINT_OVERHEAD_S + pt.connections * PER_CONNECTION_S
             + (IDLE_SETTLE_S + pt.idle * PER_IDLE_S if pt.idle else 0.0)
-            + (STALL_LEAD_S if pt.background_connections else 0.0))
+            + (STALL_LEAD_S if pt.background_connections else 0.0)
+            + (PERF_COUNT_S if pt.scenario in PERF_COUNTED else 0.0)
+            + (PROFILE_S if pt.profiled else 0.0))
 
 
 def estimate_s(points: list[Point]) -> float:

@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import capacity, findings, little, plots, run
+from . import capacity, findings, little, plots, run, timegoes
 from .progress import fmt
 from .summary import grouped
 
@@ -45,30 +45,44 @@ def _headline(rows: list[dict]) -> list[str]:
     target = min(xs, key=lambda x: abs(x - 1000)) if xs else 0
     out = [f"### Headline: `hello` at {target:g} connections (keep-alive)\n",
            "Medians of the valid repeats (else of the repeats that ran, marked *not valid*). "
-           "≥: only a lower bound (requests still unanswered when the window closed).\n",
-           "| model | server CPU µs/served request | p50 | p99 | served/s | non-2xx | no answer | "
-           "peak RSS | threads | ctx switches/request | saturation | evidence |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+           "≥: only a lower bound (requests still unanswered when the window closed). "
+           "*Clients answered*: the share of the connections answered at least once in the "
+           "window, and the median time to a connection's first answer: a server that serves "
+           "one connection at a time answers that one fast (a small per-request p50) while the "
+           "others wait, and these two show the waiting.\n",
+           "| model | server CPU µs/served request | p50 | p99 | clients answered (first answer p50) | "
+           "served/s | non-2xx | no answer | peak RSS | threads | ctx switches/request | saturation | "
+           "evidence |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for model, entries in g.items():
         e = next((e for e in entries if float(e["x"]) == target), None)
         if e is None or e["status"] == "n/a":
             continue
         if e["n_ok"] == 0:
-            out.append(f"| {e['label']} | missing: {str(e['reason'])[:150]} |||||||||||")
+            out.append(f"| {e['label']} | missing: {str(e['reason'])[:150]} ||||||||||||")
             continue
         evidence = (f"{e['n_valid']} valid repeat{'s' if e['n_valid'] != 1 else ''}" if e["n_valid"]
                     else f"**not valid**: {e.get('invalid_reason') or ''}")
         if e.get("little_note"):
             evidence += f"; Little's law does not close ({_num_or(e.get('little_ratio')):.2f})"
-        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             e["label"], _fmt(e["server_cpu_us_per_req"], "", 1),
             findings.latency_cell(e, "p50_us", "p50_lower_bound"),
-            findings.latency_cell(e, "p99_us", "p99_lower_bound"),
+            findings.latency_cell(e, "p99_us", "p99_lower_bound"), _clients(e),
             _fmt(e.get("goodput_rps")), _pct(e.get("non_2xx_rate")), _pct(e.get("censored_share")),
             _fmt(_mib(e["peak_rss_kib"]), " MiB", 1),
             _fmt(e["threads_max"]), _fmt(e["ctx_per_req"], "", 2),
             e.get("saturation") or "–", evidence))
     return out + [""]
+
+
+def _clients(e: dict) -> str:
+    """The fairness cell: share of connections answered, first-answer p50."""
+    share = _num_or(e.get("answered_conn_share"))
+    if share is None:
+        return "–"
+    first = findings.latency_cell(e, "first_answer_p50_us", "first_answer_p50_lower_bound")
+    return f"{_pct(share)}" + ("" if first == "–" else f" ({first})")
 
 
 def _pct(v) -> str:
@@ -222,6 +236,16 @@ def _intro() -> list[str]:
     return [text.strip() + "\n"]
 
 
+def _where_time_goes(run_dir: Path, rows: list[dict]) -> list[str]:
+    """Issue 17's section: why each model costs what it costs (perf's counts
+    and flame graphs), or the one line saying what was skipped."""
+    try:
+        md, _ = timegoes.section(run_dir, rows)
+    except Exception as e:  # its failure must not lose the report
+        return [timegoes.TITLE + "\n", f"The section failed: {type(e).__name__}: {e}", ""]
+    return [md, ""] if md else []
+
+
 def _claims(run_dir: Path) -> list[str]:
     scripts = Path(__file__).resolve().parent.parent
     if not (scripts / "claims.py").exists():
@@ -300,6 +324,7 @@ def write(run_dir: Path, rows: list[dict], notices: list[str]) -> None:
     for fig in figures:
         lines += [f"## {fig.title}\n", f"![{fig.title}](plots/{fig.name}.png)\n",
                   fig.caption + "\n", f"([SVG](plots/{fig.name}.svg))\n"]
+    lines += _where_time_goes(run_dir, rows)
     lines += _claims(run_dir)
     lines += _micro(run_dir)
     lines += _budget(run_dir)

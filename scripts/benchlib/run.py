@@ -52,6 +52,7 @@ def describe_plan(profile: Profile, points: list[Point], runnable: list[Point], 
             "estimate_s": round(estimate_s(runnable)),
             "estimate_total_s": round(total_estimate_s(runnable, micro)),
             "micro_estimate_s": MICRO_S if micro else 0, "thinned": profile.thinned,
+            "profiled": [list(p) for p in profile.profiled],
             "order": [p.id for p in points]}
 
 

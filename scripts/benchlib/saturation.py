@@ -68,7 +68,28 @@ def columns(accounting: Optional[dict]) -> dict:
     if shares["server"] and shares["client"]:
         row["saturation"] = classify(shares["server"]["busy"], shares["client"]["busy"])
         row["saturation_source"] = "per-cpu"
+    foreign = foreign_share(per_cpu, cpus.get("server"), (accounting.get("server") or {}).get("cpu_s"))
+    if foreign is not None:
+        row["server_cpus_foreign"] = foreign
     return row
+
+
+def foreign_share(per_cpu: dict, cpus, server_cpu_s) -> Optional[float]:
+    """The share of the server CPUs' busy time that the server did not use:
+    other processes, kernel threads, interrupts for others. Near 0 when the
+    server had its CPUs to itself, as the bench intends; perf's counts on
+    those CPUs (perftarget.whole_cpus) include this share of other work."""
+    if not cpus or not isinstance(per_cpu, dict) or not isinstance(server_cpu_s, (int, float)):
+        return None
+    busy = 0.0
+    for c in cpus:
+        fields = per_cpu.get(str(c))
+        if not isinstance(fields, dict):
+            return None
+        busy += sum(float(fields.get(k) or 0.0) for k in FIELDS if k not in ("idle_s", "iowait_s"))
+    if busy <= 0:
+        return None
+    return round(max(0.0, busy - server_cpu_s) / busy, 4)
 
 
 def fallback(server_util_per_cpu: Optional[float], client_util_per_cpu: Optional[float]) -> dict:

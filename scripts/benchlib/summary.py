@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from . import little, outcomes, saturation
+from . import little, outcomes, perfcount, saturation
 from .profiles import CLOSED_LOOP
 from .sampler import read_samples, window_delta
 
@@ -34,11 +34,13 @@ COLUMNS = [
     "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "mean_us", "p99_uncorrected_us",
     "p50_lower_bound", "p99_lower_bound", "mean_lower_bound",
     "little_ratio", "little_note", "answered_conn_share",
+    "first_answer_p50_us", "first_answer_p99_us", "first_answer_p50_lower_bound",
+    "first_answer_p99_lower_bound",
     "send_lag_p50_us", "send_lag_p99_us", "send_lag_max_us", "schedule_kept", "rate_sustained",
     "server_cpu_us_per_req", "ctx_per_req", "vol_ctx_per_req", "invol_ctx_per_req",
     "server_cpu_util", "client_cpu_util", "client_bound", "saturation", "saturation_source",
     "server_cpus_busy", "server_cpus_user", "server_cpus_system", "server_cpus_softirq",
-    "server_cpus_steal", "client_cpus_busy", "client_cpus_user", "client_cpus_system",
+    "server_cpus_steal", "server_cpus_foreign", "client_cpus_busy", "client_cpus_user", "client_cpus_system",
     "client_cpus_softirq", "client_cpus_steal",
     "cpu_method", "memory_method", "harness_cpu_s", "sampler_cpu_util",
     "peak_rss_kib", "rss_end_kib", "threads_max", "rss_per_idle_conn_bytes", "idle_held", "idle_answered",
@@ -47,6 +49,9 @@ COLUMNS = [
     # stall: the background load generator's /cpu/{us} beside the measured /hello.
     "background_us", "background_connections", "background_rps", "background_p99_us",
 ]
+# Where the time goes (issue 17): syscalls, switches and the wait for a CPU
+# per served request, from the point's perfcount.json.
+COLUMNS += perfcount.COLUMNS
 
 
 def _num(v) -> Optional[float]:
@@ -212,6 +217,10 @@ def _resources(pdir: Path, info: dict, pt: dict, lg: dict, duration: float, row:
         # made a pool that rejected 98 % of its requests look frugal.
         if per_request:
             row["server_cpu_us_per_req"] = round(cpu * 1e6 / (served * span / duration), 2)
+    if per_request:
+        # Over the span perf counted, per served request of the loadgen's
+        # window (per_request_columns scales one to the other).
+        row.update(perfcount.per_request_columns(perfcount.load(pdir), served, duration))
     if vol is not None and inv is not None and per_request:
         per = served * span / duration
         row.update(vol_ctx_per_req=round(vol / per, 4), invol_ctx_per_req=round(inv / per, 4),
@@ -319,8 +328,9 @@ def read_csv(path: Path) -> list[dict]:
 # Columns that are text, or flags folded by "any" rather than the median.
 _TEXT = {"scenario", "model", "label", "status", "reason", "network", "invalid_reason",
          "little_note", "saturation", "saturation_source", "cpu_method", "memory_method",
-         "control_of"}
-_ANY = {"client_bound", "starved", "p50_lower_bound", "p99_lower_bound", "mean_lower_bound"}
+         "control_of", "syscalls_scope"}
+_ANY = {"client_bound", "starved", "p50_lower_bound", "p99_lower_bound", "mean_lower_bound",
+        "first_answer_p50_lower_bound", "first_answer_p99_lower_bound"}
 
 
 def _key(r: dict) -> float:

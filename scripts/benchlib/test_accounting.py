@@ -15,7 +15,7 @@ import time
 import unittest
 from pathlib import Path
 
-from . import accounting, cgroups, procfs
+from . import accounting, cgroups, procfs, window
 
 DATA = Path(__file__).resolve().parent / "testdata"
 CG = DATA / "cgroup"
@@ -155,30 +155,43 @@ class Deltas(unittest.TestCase):
 
 
 class WindowLine(unittest.TestCase):
-    def test_line_parsed(self):
-        self.assertEqual(accounting.parse_window_line("x\nwindow monotonic_ns 123 456\n"), (123, 456))
-        self.assertEqual(accounting.parse_window_line("window monotonic_ns 123 open\n"), (123, None))
-        self.assertIsNone(accounting.parse_window_line("listening on 127.0.0.1:1\n"))
+    """window.await_window as the point runner uses it: one or several
+    load generators' lines, or an estimate for an older one."""
 
     def test_union_of_several_loadgens(self):
         now = time.monotonic_ns()
-        w = accounting.await_window(lambda: ["window monotonic_ns 100 900\n", "window monotonic_ns 90 950\n"],
-                                    lambda: True, now, 0.5, 1.0)
+        w = window.await_window(lambda: ["window monotonic_ns 100 900\n", "window monotonic_ns 90 950\n"],
+                                now, 0.5, 1.0)
         self.assertEqual((w.start_ns, w.end_ns, w.source), (90, 950, "loadgen-line"))
+        self.assertEqual(w.parts, [[100, 900], [90, 950]])
+
+    def test_waits_for_every_loadgen(self):
+        outs = iter([["window monotonic_ns 100 900\n", ""]] * 3
+                    + [["window monotonic_ns 100 900\n", "window monotonic_ns 90 950\n"]])
+        w = window.await_window(lambda: next(outs), time.monotonic_ns(), 0.5, 1.0)
+        self.assertEqual((w.start_ns, w.end_ns), (90, 950))
 
     def test_open_end_is_the_planned_duration(self):
-        w = accounting.await_window(lambda: ["window monotonic_ns 100 open\n"], lambda: True,
-                                    time.monotonic_ns(), 0.5, 2.0)
+        w = window.await_window(lambda: ["window monotonic_ns 100 open\n"], time.monotonic_ns(), 0.5, 2.0)
         self.assertEqual(w.end_ns, 100 + 2_000_000_000)
 
-    def test_older_loadgen_gets_an_estimate(self):
-        spawn = time.monotonic_ns()
-        w = accounting.await_window(lambda: ["no such line\n"], lambda: True, spawn, 0.3, 1.0)
+    def test_older_loadgen_gets_an_estimate_from_its_running_line(self):
+        launched = time.monotonic_ns()
+        w = window.await_window(lambda: ["Running 1000ms test @ x\n"], launched, 0.3, 1.0, grace_s=0.01)
         self.assertEqual(w.source, "estimated")
-        self.assertEqual(w.start_ns, spawn + 300_000_000)
-        self.assertEqual(w.end_ns, spawn + 1_300_000_000)
-        # It waited for the line less than the warm-up: the start is still ahead.
+        self.assertEqual(w.end_ns - w.start_ns, 1_000_000_000)
+        self.assertGreaterEqual(w.start_ns, launched + 300_000_000)
+        # It gave up a grace after the Running line: the start is still ahead.
         self.assertLess(time.monotonic_ns(), w.start_ns)
+
+    def test_silent_or_dead_loadgen_estimated_from_the_launch(self):
+        launched = time.monotonic_ns()
+        w = window.await_window(lambda: [""], launched, 0.3, 1.0, timeout_s=0.02)
+        self.assertEqual((w.source, w.start_ns), ("estimated", launched + 300_000_000))
+        t0 = time.monotonic()
+        w = window.await_window(lambda: [""], launched, 0.3, 1.0, alive=lambda: False)
+        self.assertLess(time.monotonic() - t0, 0.5)
+        self.assertEqual(w.source, "estimated")
 
 
 BURN = ("import os, threading, time\n"

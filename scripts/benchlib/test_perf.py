@@ -25,7 +25,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import (flamegraph, flamepng, flamesvg, perfcount, perfctl,  # noqa: E402
+from benchlib import (cgroups, flamegraph, flamepng, flamesvg, perfcount, perfctl,  # noqa: E402
                       perftarget, profilerec, rundelay, timegoes, window)
 
 DATA = Path(__file__).resolve().parent / "testdata" / "perf"
@@ -213,6 +213,30 @@ class PerfStatParsingTest(unittest.TestCase):
             perfcount.Counting(1, Path("."), level="heavy",
                                availability=perfctl.Availability(None, False, False, "x"))
 
+    def test_whole_cpus_count_the_syscalls_only(self):
+        """Counting the server's CPUs whole: the task clock and the switches
+        would count the idle task and anything else there, so only the
+        syscall tracepoints are asked for, and no cgroup filter."""
+        every = set(perfcount.TRACEPOINTS)
+        light = perfcount.perf_stat_events(every, "light")
+        whole = perfcount.perf_stat_events(every, "light", whole_cpus=True)
+        for ev in ("task-clock", "context-switches", perfcount.SWITCH_EVENT):
+            self.assertIn(ev, light)
+            self.assertNotIn(ev, whole)
+        self.assertEqual([e for e in light if e.startswith("syscalls:")],
+                         [e for e in whole if e.startswith("syscalls:")])
+        t = perftarget.whole_cpus([5, 6], [0, 2])
+        self.assertEqual((t.mode, t.perf_args(3)), ("cpus", (["-a", "-C", "0,2"], [])))
+        self.assertEqual(t.as_json()["mode"], "cpus")
+        t.release()   # nothing was made: nothing to undo
+        # Its counts come without task clock or switches: null, not zero.
+        values = perfcount.parse_perf_stat_csv((DATA / "stat-epoll-hello-light.csv").read_text())
+        values = {k: v for k, v in values.items() if k.startswith("syscalls:")}
+        doc = perfcount.counts_from_stat(values, {"syscr": 1000, "syscw": 1000})
+        self.assertEqual(doc["context_switches"], {"total": None, "involuntary": None, "voluntary": None})
+        self.assertIsNone(doc["task_clock_s"])
+        self.assertEqual(doc["syscalls"]["groups"]["read"], 1000)
+
     def test_vfs_counts_of_a_live_process(self):
         before = perfcount.read_vfs_counts([os.getpid()])
         with open(__file__) as f:
@@ -272,6 +296,22 @@ class SchedstatTest(unittest.TestCase):
     def test_live_threads_are_read(self):
         snap = rundelay.snapshot([os.getpid()], [])
         self.assertIn(str(os.getpid()), snap.tasks)
+        self.assertEqual(snap.threads_skipped, 0)
+
+    def test_past_the_thread_limit_the_cpu_figure_stands_alone(self):
+        """Thousands of threads: no per-thread read at the edges (it would
+        take the client's CPU for a third of a second), the per-CPU delay
+        is the figure even when something else ran there, and it says so."""
+        big = rundelay.snapshot([os.getpid()], [0], max_threads=0)
+        self.assertEqual(big.tasks, {})
+        self.assertGreaterEqual(big.threads_skipped, 1)
+        ms = 1_000_000
+        a = rundelay.Snapshot(0, 0, {0: (0, 0)}, {}, threads_skipped=5000)
+        b = rundelay.Snapshot(10**9, 0, {0: (900 * ms, 300 * ms)}, {}, threads_skipped=5000)
+        w = rundelay.window(a, b, server_cpu_s=0.45)
+        self.assertEqual((w["method"], w["tasks"]), ("schedstat-cpu", None))
+        self.assertAlmostEqual(w["run_delay_s"], 0.3)
+        self.assertIn("5000 threads", w["tasks_note"])
 
 
 def fake_perf(dir_: Path, script: str) -> str:
@@ -415,11 +455,19 @@ class TimeGoesTest(unittest.TestCase):
         self.assertAlmostEqual(sum(parts.values()), (acc["user_s"] + acc["system_s"]) * 1e6 / requests)
         self.assertGreater(parts["softirq"], 0)
         # Without a profile: system time less the server CPUs' softirq.
+        first_round = Path(tempfile.mkdtemp(prefix="iom-r0-"))
+        shutil.copy(pdir / "profile.json", first_round / "profile.json")
         (pdir / "profile.json").rename(pdir / "profile.json.off")
         try:
             plain = timegoes.cpu_parts(row, pdir)
+            # A later round has no flame graph: the first round's splits it.
+            borrowed = timegoes.cpu_parts(row, pdir, first_round)
         finally:
             (pdir / "profile.json.off").rename(pdir / "profile.json")
+            shutil.rmtree(first_round, ignore_errors=True)
+        self.assertEqual(borrowed.keys(), parts.keys())
+        for k in parts:
+            self.assertAlmostEqual(borrowed[k], parts[k])
         soft = json.loads((pdir / "accounting.json").read_text())["per_cpu"]["0"]["softirq_s"]
         self.assertAlmostEqual(plain["softirq"], soft * 1e6 / requests)
         self.assertAlmostEqual(plain["softirq"] + plain["kernel"], acc["system_s"] * 1e6 / requests)
@@ -444,6 +492,32 @@ class TimeGoesTest(unittest.TestCase):
         self.assertTrue(line.split("|")[2].strip().endswith(" *"))
         self.assertIn("the named calls only", md)
         self.assertNotIn("the named calls only", self.md)
+
+    def test_switches_from_the_accounting_and_shared_cpus_marked(self):
+        """Counting the CPUs whole leaves the switches to the accounting's
+        sweeps (vol_ctx_per_req), and a model whose server CPU ran other
+        work (server_cpus_foreign above 10 %) is marked: its counts
+        include that work's calls."""
+        rows = read_rows(self.run_dir)
+        for r in rows:
+            if r["scenario"] == "hello" and r["model"] == "epoll":
+                r.update(cs_vol_per_req="", cs_invol_per_req="", vol_ctx_per_req="0.25",
+                         invol_ctx_per_req="0.5", server_cpus_foreign="0.3")
+        with tempfile.TemporaryDirectory() as d:
+            run = Path(d) / "run"
+            shutil.copytree(DATA / "run", run)
+            for pdir in (run / "points").glob("hello__epoll__*"):
+                doc = json.loads((pdir / "perfcount.json").read_text())
+                doc["context_switches"] = {"total": None, "involuntary": None, "voluntary": None}
+                (pdir / "perfcount.json").write_text(json.dumps(doc))
+            md, _ = timegoes.section(run, rows)
+        head = next(l for l in md.splitlines() if l.startswith("| model | syscalls"))
+        line = next(l for l in md.splitlines() if l.startswith("| epoll --reactors 1 |"))
+        cells = dict(zip([c.strip() for c in head.split("|")], [c.strip() for c in line.split("|")]))
+        self.assertEqual((cells["vol. switches"], cells["invol. switches"]), ("0.25", "0.50"))
+        self.assertTrue(cells["syscalls"].endswith("‡"))
+        self.assertIn("epoll --reactors 1 30%", md)
+        self.assertNotIn("‡", self.md)
 
     def test_nothing_to_show(self):
         self.assertEqual(timegoes.section(self.run_dir, [r for r in self.rows if r["scenario"] == "idle"]),
@@ -498,16 +572,10 @@ class WindowTest(unittest.TestCase):
     def test_line(self):
         w = window.parse_window_line("Running 2s test\nwindow monotonic_ns 100 200\n")
         self.assertEqual((w.start_ns, w.end_ns, w.source), (100, 200, "loadgen-line"))
-        self.assertIsNone(window.parse_window_line("window monotonic_ns 100\n").end_ns
-                          if window.parse_window_line("window monotonic_ns 100\n") else None)
+        self.assertIsNone(window.parse_window_line("window monotonic_ns 100\n"))   # no END: not the line
+        self.assertIsNone(window.parse_window_line("listening on 127.0.0.1:1\n"))
         self.assertIsNone(window.parse_window_line("window monotonic_ns 1 open\n").end_ns)
         self.assertIsNone(window.parse_window_line("nothing here"))
-
-    def test_estimate_from_the_running_line(self):
-        w = window.await_window(lambda: "Running 1s test @ x\n", 0, 0.5, 1.0, grace_s=0.01)
-        self.assertEqual(w.source, "estimated")
-        self.assertEqual(w.end_ns - w.start_ns, 1_000_000_000)
-        self.assertGreater(w.start_ns, 500_000_000)
 
     def test_edges_in_order(self):
         calls = []
@@ -550,8 +618,7 @@ class HookTest(unittest.TestCase):
                 pdir=tmp, point=SimpleNamespace(scenario="hello", connections=1000, repeat=0),
                 spec=SimpleNamespace(label="x"), server_pid=proc.pid,
                 server_pids=lambda: [proc.pid], server_cgroup=None, server_cpus=[0],
-                client_cpus=[1], window=SimpleNamespace(start_ns=now, end_ns=now + 30_000_000,
-                                                         source="loadgen-line"), info={})
+                client_cpus=[1], window=window.Window(now, now + 30_000_000, "loadgen-line"), info={})
             for moment in ("server_started", "window_known", "window_start"):
                 getattr(hook, moment)(ctx)
             time.sleep(0.05)
@@ -567,24 +634,91 @@ class HookTest(unittest.TestCase):
         self.assertIn("not found", ctx.info["perf"]["perfcount.json"])
         shutil.rmtree(tmp, ignore_errors=True)
         # Not a counted scenario: nothing attached, nothing written.
-        ctx.point = SimpleNamespace(scenario="idle", connections=1, repeat=0)
+        ctx.point = SimpleNamespace(scenario="stall", connections=8, repeat=0)
         ctx.pdir = Path(tempfile.mkdtemp(prefix="iom-hook-"))
         hook.server_started(ctx)
         hook.point_done(ctx)
         self.assertEqual(list(ctx.pdir.iterdir()), [])
         ctx.pdir.rmdir()
+        # The A/A copy at a profiled point: counted, but no flame graph of
+        # its own (it would be epoll's again).
+        ctx.point = SimpleNamespace(scenario="hello", connections=1000, repeat=0, control_of="epoll")
+        ctx.pdir = Path(tempfile.mkdtemp(prefix="iom-hook-"))
+        hook.server_started(ctx)
+        hook.point_done(ctx)
+        self.assertEqual(sorted(f.name for f in ctx.pdir.iterdir()), ["perfcount.json"])
+        shutil.rmtree(ctx.pdir, ignore_errors=True)
+
+
+CG = Path(__file__).resolve().parent / "testdata" / "cgroup"
+
+
+class KeeperTest(unittest.TestCase):
+    def test_tracepoints_held_from_the_first_counted_point_to_the_end(self):
+        """With perf here (it is on the project's machine): the first
+        counted point starts one idle perf holding the counting's
+        tracepoints, events never enabled; later points reuse it; abort()
+        (Ctrl-C, or the run's end) stops it."""
+        from types import SimpleNamespace
+        from benchlib import perfhooks
+        avail = perfctl.probe("perf", perfcount.TRACEPOINTS)
+        if not avail.counting:
+            self.skipTest(f"perf cannot count here: {avail.skip_line()}")
+        run = Path(tempfile.mkdtemp(prefix="iom-keeper-"))
+        hook = perfhooks.PerfHook(avail, profiled=())
+        procs = []
+        try:
+            for i, scenario in enumerate(("stall", "hello", "sleep")):
+                proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+                procs.append(proc)
+                pdir = run / "points" / f"p{i}"
+                pdir.mkdir(parents=True)
+                ctx = SimpleNamespace(
+                    pdir=pdir, point=SimpleNamespace(scenario=scenario, connections=10, repeat=0),
+                    spec=SimpleNamespace(label="x"), server_pid=proc.pid, server_pids=lambda p=proc: [p.pid],
+                    server_cgroup=None, server_cpus=[0], client_cpus=[1], window=None, info={})
+                hook.server_started(ctx)
+                if scenario == "stall":
+                    self.assertIsNone(hook._keeper, "not a counted point: nothing held yet")
+                    continue
+                keeper = hook._keeper
+                if scenario == "hello":
+                    first = keeper
+                self.assertIs(keeper, first)
+                self.assertIsNone(keeper.session.proc.poll())
+                argv = keeper.session.argv
+                self.assertIn("-D", argv)
+                self.assertEqual(argv[argv.index("-D") + 1], "-1")
+                events = perfcount.perf_stat_events(set(perfcount.TRACEPOINTS) -
+                                                    set(avail.missing_tracepoints), "light", whole_cpus=True)
+                self.assertEqual(argv[argv.index("-e"):], events)
+                # The point counts the server's CPUs whole: no cgroup made or used.
+                counting = hook._tools[pdir][0]
+                self.assertEqual(counting.doc["target"]["mode"], "cpus")
+                self.assertNotIn("-G", counting.doc["argv"])
+                hook.point_done(ctx)
+            hook.abort()
+            self.assertIsNone(hook._keeper)
+            self.assertIsNotNone(first.session.proc.poll(), "the keeper outlived the run")
+            self.assertTrue((run / "perf-keeper.err").exists())
+        finally:
+            hook.abort()
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+            shutil.rmtree(run, ignore_errors=True)
 
 
 class TargetTest(unittest.TestCase):
-    MOUNTS = ("cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n"
-              "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n")
-
     def test_perf_picks_v1_perf_event_first(self):
-        self.assertEqual(perftarget.perf_cgroup_root(self.MOUNTS),
-                         (Path("/sys/fs/cgroup/unified"), False))
-        both = self.MOUNTS + "cgroup /sys/fs/cgroup/perf_event cgroup rw,perf_event 0 0\n"
+        hybrid = (CG / "mountinfo-v1-hybrid.txt").read_text()   # this machine: no perf_event
+        self.assertEqual(perftarget.perf_cgroup_root(hybrid), (Path("/sys/fs/cgroup/unified"), False))
+        both = hybrid + "42 31 0:39 / /sys/fs/cgroup/perf_event rw - cgroup cgroup rw,perf_event\n"
         self.assertEqual(perftarget.perf_cgroup_root(both), (Path("/sys/fs/cgroup/perf_event"), True))
-        self.assertEqual(perftarget.perf_cgroup_root("proc /proc proc rw 0 0\n"), (None, False))
+        self.assertEqual(perftarget.perf_cgroup_root((CG / "mountinfo-v2.txt").read_text()),
+                         (Path("/sys/fs/cgroup"), False))
+        self.assertEqual(perftarget.perf_cgroup_root("22 28 0:21 / /proc rw - proc proc rw\n"),
+                         (None, False))
 
     def test_counting_and_profile_share_one_cgroup(self):
         """Made in a stand-in hierarchy (a plain folder: cgroup.procs is an
@@ -619,10 +753,110 @@ class TargetTest(unittest.TestCase):
                 self.assertEqual(other.mode, "pids")
                 self.assertIn("not in perf's cgroup hierarchy", other.note)
 
+    def test_a_dead_runs_cgroup_is_removed(self):
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            dead = subprocess.Popen(["true"])
+            dead.wait()
+            (root / f"iom-perf-{dead.pid}-77").mkdir()
+            (root / f"iom-perf-{os.getpid()}-78").mkdir()          # a live run's: kept
+            with mock.patch.object(perftarget, "perf_cgroup_root", return_value=(root, False)), \
+                    mock.patch.object(perftarget, "cgroup_of", return_value=root):
+                t = perftarget.choose([4243], [0])
+                t.release()
+            self.assertFalse((root / f"iom-perf-{dead.pid}-77").exists())
+            self.assertTrue((root / f"iom-perf-{os.getpid()}-78").exists())
+
     def test_arguments(self):
         t = perftarget.Target([5, 6], [0, 1], Path("/cg/iom-1"), Path("/cg"))
         self.assertEqual(t.perf_args(3), (["-a", "-C", "0,1"], ["-G", "/iom-1,/iom-1,/iom-1"]))
         self.assertEqual(perftarget.Target([5, 6], [0]).perf_args(3), (["-p", "5,6"], []))
+
+
+class PerfBesideTheAccounting(unittest.TestCase):
+    """perf's cgroup and the accounting's must not fight: the accounting
+    reads the server's CPU from the group the server was started in, so
+    perf may never move it out of that group. Both layouts, on stand-in
+    hierarchies (plain folders: cgroup.procs is an ordinary file there)
+    found through the fixture mount tables, as cgroups.setup() and
+    perftarget.choose() read them:
+
+    * pure cgroup v2 (a stock Debian 12): one hierarchy. The accounting's
+      server group is in perf's hierarchy, so perf filters by it as it
+      is and moves nothing.
+    * cgroup v1 with a v2 `unified` mount (this machine): the accounting
+      uses v1's cpuacct and memory, perf the v2 tree, where it makes a
+      group of its own; the server's v1 groups are not touched."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="iom-cg-")
+        self.root = Path(self.tmp.name)
+        self.server = 4321
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def mounts(self, fixture: str, old: str) -> str:
+        """The fixture's mount table with its cgroup folders under the stand-in root."""
+        return (CG / fixture).read_text().replace(old, str(self.root))
+
+    def groups(self, mountinfo: str, proc_cgroup: str):
+        (self.root / "mi").write_text(mountinfo)
+        (self.root / "pc").write_text(proc_cgroup)
+        # A plain folder has no cgroup.procs to check for writing.
+        with mock.patch.object(cgroups.os, "access", return_value=True):
+            cg, why = cgroups.setup("auto", str(self.root / "mi"), str(self.root / "pc"))
+        self.assertIsNotNone(cg, why)
+        return cg
+
+    def choose(self, mountinfo: str, group_path: str, pid_cgroup: str):
+        real = perftarget.perf_cgroup_root
+        with mock.patch.object(perftarget, "perf_cgroup_root", lambda: real(mountinfo)), \
+                mock.patch.object(perftarget, "cgroup_of",
+                                  lambda pid, root, v1: perftarget.cgroup_in(pid_cgroup, root, v1)):
+            return perftarget.choose([self.server], [0], cgroup=group_path)
+
+    def procs_files(self) -> list[Path]:
+        return sorted(self.root.rglob("cgroup.procs"))
+
+    def test_pure_v2_perf_uses_the_accountings_group(self):
+        (self.root / "user.slice" / "user-1000.slice").mkdir(parents=True)
+        mi = self.mounts("mountinfo-v2.txt", "/sys/fs/cgroup")
+        cg = self.groups(mi, (CG / "proc-cgroup-v2.txt").read_text())
+        self.assertEqual(cg.version, 2)
+        server = cg.group("hello__epoll__1000__r0--server")
+        self.assertEqual(Path(server.path).parent.parent, self.root / "user.slice" / "user-1000.slice")
+        t = self.choose(mi, server.path, "0::/user.slice/user-1000.slice/session-3.scope\n")
+        self.assertEqual((t.mode, t.made, t.cgroup), ("cgroup", False, Path(server.path)))
+        self.assertEqual(t.perf_args(1)[1],
+                         ["-G", "/" + str(Path(server.path).relative_to(self.root))])
+        self.assertEqual(self.procs_files(), [], "perf moved a process")
+        t.release()
+        self.assertTrue(Path(server.path).is_dir(), "perf removed the accounting's group")
+        self.assertTrue(server.remove())
+        cg.close()
+
+    def test_v1_with_a_v2_unified_mount_perf_makes_its_own_group(self):
+        for d in ("cpuacct", "memory/process_api/1bacd0dbf91026b5138afa7ce68413aa", "unified"):
+            (self.root / d).mkdir(parents=True)
+        mi = self.mounts("mountinfo-v1-hybrid.txt", "/sys/fs/cgroup")
+        cg = self.groups(mi, (CG / "proc-cgroup-v1-hybrid.txt").read_text())
+        self.assertEqual(cg.version, 1)
+        server = cg.group("hello__epoll__1000__r0--server")
+        self.assertTrue(server.path.startswith(str(self.root / "cpuacct")))
+        t = self.choose(mi, server.path, (CG / "proc-cgroup-v1-hybrid.txt").read_text())
+        self.assertEqual((t.mode, t.made), ("cgroup", True))
+        self.assertEqual(t.cgroup.parent, self.root / "unified")
+        self.assertIn("not in perf's cgroup hierarchy", t.note)
+        # The server joined perf's v2 group only: its v1 groups (the
+        # accounting's) were not written to.
+        self.assertEqual(self.procs_files(), [t.cgroup / "cgroup.procs"])
+        self.assertEqual((t.cgroup / "cgroup.procs").read_text(), str(self.server))
+        t.release()
+        self.assertEqual((self.root / "unified" / "cgroup.procs").read_text(), str(self.server),
+                         "given back to where it was in the v2 tree")
+        self.assertTrue(Path(server.path).is_dir())
+        cg.close()
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ import tempfile
 import textwrap
 import unittest
 from dataclasses import replace
+from unittest import mock
 from pathlib import Path
 
-from . import cgroups, network
+from . import cgroups, network, point
 from .cpus import CpuSplit
 from .models import our_models
 from .point import Settings, run_point
@@ -43,18 +44,27 @@ SERVER = textwrap.dedent("""\
 """)
 
 # A stand-in loadgen: announces its window (unless it plays an older
-# build), burns a little CPU inside it, writes a minimal JSON.
+# build, which prints its Running line only), burns a little CPU inside
+# it, writes a minimal JSON. With --idle N it holds "N" connections as
+# loadgen --idle does: its one line, then silence until SIGTERM.
 LOADGEN = textwrap.dedent("""\
     #!/usr/bin/python3
-    import json, sys, time
+    import json, signal, sys, time
     args = sys.argv[1:]
     def opt(name, default):
         return args[args.index(name) + 1] if name in args else default
     def seconds(text):
         return float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1])
+    if "--idle" in args:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        n = int(opt("--idle", "0"))
+        print(f"holding {n} answered {n}", flush=True)
+        while True:
+            time.sleep(1)
     warmup, duration = seconds(opt("--warmup", "0ms")), seconds(opt("-d", "1000ms"))
     start = time.monotonic_ns() + int(warmup * 1e9)
     end = start + int(duration * 1e9)
+    print("Running test @ " + args[-1], flush=True)
     if not OLD:
         print(f"window monotonic_ns {start} {end}", flush=True)
     while time.monotonic_ns() < start:
@@ -167,6 +177,24 @@ class PointRunner(unittest.TestCase):
         acct = json.loads((pdir / "accounting.json").read_text())
         self.assertEqual(acct["window"]["source"], "estimated")
         self.assertGreaterEqual(acct["window"]["read_start_ns"], acct["window"]["start_monotonic_ns"])
+
+    def test_idle_connections_held_by_loadgen_processes(self):
+        """loadgen --idle holds them: past PER_HOLDER connections, several
+        processes, each but the first from its own loopback address; their
+        lines are summed into the point's marks, and all are stopped."""
+        specs, _ = our_models(self.build)
+        with mock.patch.object(point, "PER_HOLDER", 4):
+            info = self.run_all(self.settings(), self.point(scenario="idle", x=10, connections=1,
+                                                            idle=10), specs[:1])["blocking"]
+        commands = info["idle_commands"]
+        self.assertEqual([c[c.index("--idle") + 1] for c in commands], ["4", "3", "3"])
+        self.assertEqual([c[c.index("--source-addrs") + 1] if "--source-addrs" in c else None
+                          for c in commands], [None, "127.0.0.2", "127.0.0.3"])
+        self.assertTrue(all(c[0] == str(self.build / "loadgen") and c[-1].endswith("/hello")
+                            for c in commands))
+        self.assertEqual((info["marks"]["idle_held"], info["marks"]["idle_answered"]), (10, 10))
+        self.assertNotIn("idle_problem", info["marks"])
+        self.assertEqual([e["status"] for e in info["idle_exits"]], [0, 0, 0])
 
     def test_without_cgroups_the_method_is_per_process(self):
         specs, _ = our_models(self.build)

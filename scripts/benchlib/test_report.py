@@ -29,6 +29,10 @@ def synthetic_run(run: Path) -> None:
                     # Keep-alive on a fixed pool: 936 connections never served.
                     lg = fx.loadgen_v2(100000, censored=936, mean_us=5000, p50=500, p99=1.6e6,
                                        lower=("p99", "max", "mean"), connections=x)
+                    # 64 connections answered; the others' first answer is only a bound.
+                    lg["fairness"].update(answered=64, answered_share=0.064, first_answer_us={
+                        "p50": 1.5e6, "p99": 1.5e6, "max": 1.5e6,
+                        "lower_bound": {"p50": True, "p99": True, "max": True}})
                     fx.write_point(run, pt, lg, acc=fx.accounting(0.75), exit_status=3)
                     continue
                 lg = fx.loadgen_v2(served, mean_us=1000 * x / 100, connections=x)
@@ -109,6 +113,19 @@ class Synthetic(unittest.TestCase):
     def test_lower_bound_shown(self):
         self.assertIn("≥ 1,600.00 ms", self.line("threaded-pool64", "≥") or
                       self.line("threaded --pool 64", "≥") or self.text)
+
+    def test_fairness_in_the_headline_table(self):
+        """A fixed pool that leaves 936 of 1000 keep-alive clients waiting:
+        its per-request p50 is small, and the table shows who was answered."""
+        head = self.text.split("### Headline", 1)[1].split("\n\n###", 1)[0]
+        pool = next(l for l in head.splitlines() if l.startswith("| threaded"))
+        self.assertIn("| 6.4% (≥ 1,500.00 ms) |", pool)
+        epoll = next(l for l in head.splitlines() if l.startswith("| epoll |") or
+                     l.startswith("| epoll "))
+        self.assertIn("| 100.0% (0.10 ms) |", epoll)
+        rows = [r for r in self.rows if r["model"] == "threaded-pool64" and r["x"] == 1000]
+        self.assertTrue(all(r["first_answer_p50_lower_bound"] == 1 and
+                            r["first_answer_p50_us"] == 1.5e6 for r in rows))
 
     def test_plots_and_marker_line(self):
         for name in ("cpu_per_request", "throughput", "latency", "open_loop", "equal_load"):

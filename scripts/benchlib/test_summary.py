@@ -141,6 +141,18 @@ class Saturation(unittest.TestCase):
         self.assertIsNone(saturation.set_shares(per_cpu, [0, 2]))
         self.assertIsNone(saturation.set_shares(None, [0]))
 
+    def test_foreign_share_of_the_server_cpus(self):
+        """What ran on the server's CPUs besides the server: busy time (not
+        idle or iowait) minus the server's own CPU time, as a share."""
+        per_cpu = {"0": {"user_s": 1.0, "system_s": 0.5, "softirq_s": 0.5, "idle_s": 1.0, "iowait_s": 0.5}}
+        self.assertEqual(saturation.foreign_share(per_cpu, [0], 1.5), 0.25)
+        self.assertEqual(saturation.foreign_share(per_cpu, [0], 2.5), 0.0)    # ticks vs ns: never below 0
+        self.assertIsNone(saturation.foreign_share(per_cpu, [0], None))
+        self.assertIsNone(saturation.foreign_share(per_cpu, [1], 1.0))
+        row = saturation.columns({"per_cpu": per_cpu, "cpus": {"server": [0], "client": [0]},
+                                  "server": {"cpu_s": 1.0}})
+        self.assertEqual(row["server_cpus_foreign"], 0.5)
+
 
 class Little(unittest.TestCase):
     def test_ratio(self):
@@ -159,6 +171,12 @@ class Little(unittest.TestCase):
                                                        saturation="client-bound")))
         self.assertIn("warm-up", little.reasons(dict(base, little_ratio=1.5, censored_share=0.2)))
         self.assertIn("not explained", little.reasons(dict(base, little_ratio=0.5)))
+        # A tiny censored share is printed as it is, not as "0%".
+        self.assertIn("0.03% of the requests", little.reasons(dict(base, little_ratio=1.3,
+                                                                   censored_share=0.0003)))
+        # Connects that failed (blocking: the rest wait in the backlog).
+        self.assertIn("4093 connection attempts failed", little.reasons(
+            dict(base, little_ratio=0.001, errors_connect=4093)))
 
 
 if __name__ == "__main__":

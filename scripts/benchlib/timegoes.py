@@ -35,6 +35,9 @@ COLOURS = {
     "other syscalls": "#b0b0b0", "scheduler": "#e377c2", "softirq": "#ff9f1c",
     "kernel other": "#6d6d6d", KERNEL_REST: "#9b9b9b",
 }
+# Above this share of other work on the server's CPUs a model's counts are
+# marked (perf counts those CPUs whole in the bench).
+FOREIGN_MAX = 0.10
 TABLE_GROUPS = ["read", "write", "epoll_wait", "epoll_ctl", "poll", "select", "io_uring_enter",
                 "accept", "futex", "close", "clock_nanosleep"]
 
@@ -77,16 +80,18 @@ def _median_row(reps: list[dict]) -> dict:
     return keyed[(len(keyed) - 1) // 2]
 
 
-def cpu_parts(row: dict, pdir: Path) -> Optional[dict]:
+def cpu_parts(row: dict, pdir: Path, profile_dir: Optional[Path] = None) -> Optional[dict]:
     """{part: µs per request} of one point's server CPU, bottom up, or None
-    when nothing says how much CPU it used."""
+    when nothing says how much CPU it used. profile_dir: the repeat of the
+    same point that has the flame graph (the first round's), when this one
+    has none: its proportions split this one's kernel time."""
     requests = _num(row.get("requests"))
     if not requests:
         return None
     acc = perfctl.read_json(pdir / "accounting.json") or {}
     srv = acc.get("server") or {}
     user, system = _num(srv.get("user_s")), _num(srv.get("system_s"))
-    prof = profilerec.load(pdir) or {}
+    prof = profilerec.load(pdir) or profilerec.load(profile_dir or pdir) or {}
     cats = prof.get("categories_ns") if prof.get("status") == "ok" else None
     if user is None or system is None:
         # No accounting: the profile's own split of the CPU figure in the row.
@@ -177,17 +182,26 @@ def syscall_table(ref: dict[str, list[dict]], run_dir: Path, labels: dict[str, s
     cols = [("syscalls", "syscalls_per_req")] + [(g, f"sys_{g}_per_req") for g in TABLE_GROUPS] + [
         ("other", "sys_other_per_req"), ("vol. switches", "cs_vol_per_req"),
         ("invol. switches", "cs_invol_per_req"), ("wait for CPU µs", "sched_delay_us_per_req")]
-    table, named_only = {}, set()
+    table, named_only, shared = {}, set(), {}
     for model, reps in ref.items():
         vals = []
         for r in reps:
             pdir = run_dir / "points" / point_id(r)
             from_doc = perfcount.per_request_columns(perfcount.load(pdir), _num(r.get("requests")),
                                                      _window_s(pdir))
-            vals.append({k: _num(r.get(k)) if _num(r.get(k)) is not None else _num(from_doc[k])
-                         for _, k in cols})
+            v = {k: _num(r.get(k)) if _num(r.get(k)) is not None else _num(from_doc[k])
+                 for _, k in cols}
+            # Counting the server's CPUs whole leaves the switches to the
+            # accounting (its per-thread sweeps), as exact and per request.
+            for k, acc in (("cs_vol_per_req", "vol_ctx_per_req"), ("cs_invol_per_req", "invol_ctx_per_req")):
+                if v[k] is None:
+                    v[k] = _num(r.get(acc))
+            vals.append(v)
             if (r.get("syscalls_scope") or from_doc["syscalls_scope"]) == "named":
                 named_only.add(model)
+            foreign = _num(r.get("server_cpus_foreign"))
+            if foreign is not None and foreign > FOREIGN_MAX:
+                shared[model] = max(shared.get(model, 0.0), foreign)
         table[model] = {k: statistics.median([v[k] for v in vals if v[k] is not None])
                         if any(v[k] is not None for v in vals) else None for _, k in cols}
     # Columns nobody used (poll, select for our models) only widen the table.
@@ -205,10 +219,16 @@ def syscall_table(ref: dict[str, list[dict]], run_dir: Path, labels: dict[str, s
                                                 f"{v:.2f}" if v >= 0.01 or v == 0 else f"{v:.3f}"))
             if k == "syscalls_per_req" and model in named_only and v is not None:
                 cells[-1] += " *"
+            if k == "syscalls_per_req" and model in shared and v is not None:
+                cells[-1] += " ‡"
         out.append(f"| {labels.get(model, model)} | " + " | ".join(cells) + " |")
     if named_only:
         out += ["", "\\* the named calls only (the sweep's light counting, which leaves the others "
                 "uncounted to stay cheap); `make profile ... PROFILE_ARGS=--count` counts every call."]
+    if shared:
+        out += ["", "‡ other work took " + ", ".join(f"{labels.get(m, m)} {f:.0%}" for m, f in shared.items())
+                + " of the server CPU's busy time (`server_cpus_foreign`): perf counts everything on "
+                "the server's CPUs, so these counts include its calls (a shared machine)."]
     return out
 
 
@@ -327,7 +347,12 @@ def section(run_dir: Path, rows: list[dict], plots_dir: Optional[Path] = None,
     for model, reps in ref.items():
         r = _median_row(reps)
         pdir = run_dir / "points" / point_id(r)
-        p = cpu_parts(r, pdir)
+        # The flame graph is recorded in the first round only; its
+        # proportions split the median repeat's kernel time.
+        profiled = next((run_dir / "points" / point_id(x) for x in reps
+                         if (profilerec.load(run_dir / "points" / point_id(x)) or {}).get("status") == "ok"),
+                        None)
+        p = cpu_parts(r, pdir, profiled)
         if p:
             parts[model] = p
             waits[model] = _wait_us(r, pdir)
@@ -360,7 +385,7 @@ def section(run_dir: Path, rows: list[dict], plots_dir: Optional[Path] = None,
                "(switching threads). The server's own code is in the red-yellow frames at the "
                "bottom (named in a Release build because it keeps frame pointers).", ""]
         by_key = {(p[0], p[1], p[2]): p for p in profiles}
-        for sc, px in {(p[0], p[1]) for p in profiles}:
+        for sc, px in dict.fromkeys((p[0], p[1]) for p in profiles):  # in flame_refs order
             a, b = by_key.get((sc, px, diff_pair[1])), by_key.get((sc, px, diff_pair[0]))
             if a and b:
                 lines, files = differential(a, b, plots_dir)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 WINDOW_LINE = re.compile(r"^window monotonic_ns (\d+) (\d+|open)\s*$", re.M)
 RUNNING_LINE = re.compile(r"^Running ", re.M)
+# How often the bench looks for the line while the load generator starts.
+LINE_POLL_S = 0.002
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Window:
     start_ns: int
     end_ns: Optional[int]       # None: open (no duration); the caller closes it
     source: str                 # "loadgen-line" | "estimated" | "given"
+    parts: list = field(default_factory=list)   # each load generator's [start, end]
 
     def as_json(self) -> dict:
         return {"start_monotonic_ns": self.start_ns, "end_monotonic_ns": self.end_ns,
@@ -39,29 +42,38 @@ def parse_window_line(text: str) -> Optional[Window]:
     return Window(int(m.group(1)), end, "loadgen-line")
 
 
-def await_window(read_stdout: Callable[[], str], launched_ns: int, warmup_s: float,
+def await_window(read_stdouts: Callable[[], list[str]], launched_ns: int, warmup_s: float,
                  duration_s: Optional[float], alive: Callable[[], bool] = lambda: True,
-                 grace_s: float = 0.2, timeout_s: float = 10.0) -> Optional[Window]:
-    """The window of a load generator just launched: its own line when it
-    prints one; else, `grace_s` after its `Running` line (or `timeout_s`
-    after launch) without one, an estimate. None if it died first."""
-    deadline = time.monotonic() + timeout_s
+                 grace_s: float = 0.2, timeout_s: float = 2.0) -> Window:
+    """The window of the load generators just launched (several share one
+    point in the netns mode): the union of their lines, an open END taken
+    as START + duration_s. A load generator that prints no line (an older
+    build) gets an estimate: `grace_s` after its `Running` line (printed
+    with the window line, in one write, by a current one), or `timeout_s`
+    after the launch without any output, or at once when they all ended,
+    START is that line's instant (else the launch) plus the warm-up,
+    recorded as "estimated". Waiting for the line rather than guessing
+    early: on a loaded machine a load generator may take a while to start,
+    and a window guessed from the launch would then be wrong by that much."""
+    deadline = launched_ns + int(timeout_s * 1e9)
     running_seen: Optional[int] = None
     while True:
-        text = read_stdout()
-        w = parse_window_line(text)
-        if w:
-            return w
+        texts = read_stdouts()
+        found = [parse_window_line(t) for t in texts]
+        if found and all(found):
+            ends = [w.end_ns if w.end_ns is not None or duration_s is None
+                    else w.start_ns + int(duration_s * 1e9) for w in found]
+            return Window(min(w.start_ns for w in found),
+                          None if None in ends else max(ends), "loadgen-line",
+                          [[w.start_ns, e] for w, e in zip(found, ends)])
         now = time.monotonic_ns()
-        if running_seen is None and RUNNING_LINE.search(text):
+        if running_seen is None and any(RUNNING_LINE.search(t) for t in texts):
             running_seen = now
         if running_seen is not None and now - running_seen >= grace_s * 1e9:
             break
-        if time.monotonic() >= deadline:
+        if now >= deadline or not alive():
             break
-        if not alive():
-            return None
-        time.sleep(0.002)
+        time.sleep(LINE_POLL_S)
     start = (running_seen if running_seen is not None else launched_ns) + int(warmup_s * 1e9)
     end = None if duration_s is None else start + int(duration_s * 1e9)
     return Window(start, end, "estimated")
