@@ -74,6 +74,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--rate-limit", help="--network netns: limit the server's link, e.g. 1gbit (tc tbf)")
     ap.add_argument("--delay", help="--network netns: one-way delay on each client link, e.g. 1ms (tc netem)")
     ap.add_argument("--no-peers", action="store_true", help="leave out nginx, Node.js, the floor, ...")
+    ap.add_argument("--no-perf", action="store_true",
+                    help="count no syscalls and draw no flame graphs (perf's tracepoints cost every "
+                         "system call of the machine a little while they are held); the report says so")
     ap.add_argument("--no-micro", action="store_true", help="do not run scripts/microbench.py")
     ap.add_argument("--dry-run", action="store_true",
                     help="print the points and the time estimate, measure nothing")
@@ -185,7 +188,10 @@ def main(argv: list[str]) -> int:
     # Issue 17: perf over each point's window (syscalls, switches, the wait
     # for a CPU; flame graphs at the reference points). Without perf, or
     # without the rights, the points run unchanged and the report says so.
-    hook = perfhooks.PerfHook(perfctl.probe("perf", perfcount.TRACEPOINTS), profiled=profile.profiled)
+    avail = (perfctl.Availability(None, False, False, "perf not used (--no-perf)",
+                                  "drop --no-perf to count them")
+             if args.no_perf else perfctl.probe("perf", perfcount.TRACEPOINTS))
+    hook = perfhooks.PerfHook(avail, profiled=profile.profiled)
     notices.append("perf: " + (hook.avail.skip_line() or
                                f"perf {hook.avail.version} counts syscalls on the server's CPUs "
                                f"over each window of {', '.join(perfhooks.COUNTED)} (the wait for a CPU "
