@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""One point's server on the server host, and everything measured beside it.
+
+    serve_point.py --dir DIR --point ID --shards 2 --barrier-port 8081 --cpus 0 \
+        --warmup-s 1 --duration-s 3 -- server-epoll --port 8080 ...
+
+Starts the server pinned to --cpus (in a cgroup of its own where it can
+make one) and waits until it listens and every shard's helper has asked
+for the start barrier (barrier.py, UDP --barrier-port); then it chooses T
+--lead-s ahead on this host's clock (the run's reference clock) and tells
+them, and each runs its loadgen with `--start-at T`. The measured window is then
+[T + warm-up, T + warm-up + duration] on this clock: the server's CPU,
+context switches, memory and per-CPU time are read at exactly its edges
+(scripts/benchlib/accounting.py), its RSS/threads/fds sampled throughout
+(samples.csv). --linger-s after the window it stops the server (SIGTERM;
+wait4 gives its whole-life rusage) and packs server.json, accounting.json,
+samples.csv and the logs into DIR/result.tgz.
+
+It ends by itself: the server runs under `timeout`, this helper under the
+playbook's, and SIGTERM (stop_run.py) stops the server first and still
+writes what was measured.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import barrier
+import hostlib
+from benchlib import accounting, cgroups, cpus as cpulib, procfs
+from benchlib.procs import pin, wait_listening
+from benchlib.sampler import Sampler
+
+# How long a server may take to print `listening on` (threaded pools start
+# their threads first).
+LISTEN_TIMEOUT_S = 20.0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--dir", type=Path, required=True, help="this point's folder on this host")
+    ap.add_argument("--cpus", required=True, help="the server's CPUs (taskset list)")
+    ap.add_argument("--agent-cpus", default="", help="CPUs for this helper (default: not pinned)")
+    ap.add_argument("--point", required=True, help="the point's id (tags the barrier's messages)")
+    ap.add_argument("--shards", type=int, required=True, help="how many shards will ask for the barrier")
+    ap.add_argument("--barrier-port", type=int, required=True, help="UDP port of the start barrier")
+    ap.add_argument("--barrier-timeout-s", type=float, default=60.0,
+                    help="how long to wait for every shard to ask (default %(default)s)")
+    ap.add_argument("--lead-s", type=float, default=2.0,
+                    help="the barrier lies this far ahead once every shard asked (default %(default)s)")
+    ap.add_argument("--warmup-s", type=float, required=True)
+    ap.add_argument("--duration-s", type=float, required=True)
+    ap.add_argument("--linger-s", type=float, default=1.0,
+                    help="the server stays up this long after the window (default %(default)s)")
+    ap.add_argument("--sample-interval", type=float, default=0.1)
+    ap.add_argument("--accounting", default="auto",
+                    choices=["auto", "cgroup-v1", "cgroup-v2", "schedstat", "proc-ticks"])
+    ap.add_argument("--nofile", type=int, default=0, help="open-files limit to raise to (0: the hard limit)")
+    ap.add_argument("--no-announce", action="store_true",
+                    help="the server prints no 'listening on' line: poll its port instead")
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("server", nargs=argparse.REMAINDER, help="-- the server's command line")
+    args = ap.parse_args(argv)
+    if args.server[:1] == ["--"]:
+        args.server = args.server[1:]
+    if not args.server:
+        ap.error("no server command line after --")
+    try:
+        args.cpu_list = cpulib.parse_list(args.cpus, "--cpus")
+        args.agent_list = cpulib.parse_list(args.agent_cpus, "--agent-cpus") if args.agent_cpus else []
+    except cpulib.CpuSetError as e:
+        ap.error(str(e))
+    return args
+
+
+def bound_s(args) -> float:
+    """The longest this point may take on this host, from start to stop."""
+    return (LISTEN_TIMEOUT_S + args.barrier_timeout_s + args.lead_s + args.warmup_s + args.duration_s
+            + args.linger_s + 30)
+
+
+def mono_at(unix_s: float) -> int:
+    """A wall-clock instant of this host on CLOCK_MONOTONIC (both read together)."""
+    return time.monotonic_ns() + int((unix_s - time.time()) * 1e9)
+
+
+class Point:
+    def __init__(self, args):
+        self.args = args
+        self.dir = hostlib.fresh_dir(args.dir)
+        self.info: dict = {"role": "server", "host": os.uname().nodename, "cpus": args.cpu_list,
+                           "status": "failed", "reason": "stopped before the server started", "notes": []}
+        self.groups = self.group = self.server = self.sampler = None
+        self.acct = self.barrier = None
+
+    def run(self) -> None:
+        args, info = self.args, self.info
+        self.barrier = barrier.Barrier(args.barrier_port, args.point, args.shards)
+        # A limit it could not raise is said once per host, in the run's
+        # notices (hostinfo.py), not in every point.
+        info["nofile"], info["nofile_note"] = hostlib.raise_nofile(args.nofile)
+        hostlib.pin_self(args.agent_list)
+        if args.accounting in ("auto", "cgroup-v1", "cgroup-v2"):
+            self.groups, why = cgroups.setup(args.accounting)
+            info["accounting"] = self.groups.note if self.groups else f"per process, no cgroup ({why})"
+        self.group = self.groups.group("server") if self.groups else None
+
+        argv = [str(hostlib.binary(args.server[0])), *args.server[1:]]
+        pinned = pin(args.cpu_list, argv)
+        info["server_argv"] = pinned
+        wrapped = self.group.wrap(pinned) if self.group else pinned
+        self.server, pid = hostlib.start_bounded(wrapped, self.dir, "server", bound_s(args), shown=pinned)
+        info["pid"] = pid
+        addr = wait_listening(self.server, not args.no_announce, args.port, timeout_s=LISTEN_TIMEOUT_S)
+        if addr is None:
+            info["reason"] = "server did not start: " + (self.server.stderr_tail() or "no output")
+            self.barrier.fail(info["reason"])
+            return
+        pids = lambda: procfs.children(pid)  # noqa: E731
+        self.sampler = Sampler(pid, args.sample_interval, pids=pids,
+                               cpu_ns=self.group.cpu_total_ns if self.group else None).start()
+        start_at, silent = self.barrier.wait(args.lead_s, args.barrier_timeout_s)
+        if start_at is None:
+            info["reason"] = (f"shard(s) {', '.join(map(str, silent))} of {args.shards} never asked for the "
+                              f"start barrier within {args.barrier_timeout_s:g} s")
+            return
+        start_unix = start_at + args.warmup_s
+        end_unix = start_unix + args.duration_s
+        window = accounting.Window(mono_at(start_unix), mono_at(end_unix), "start-at")
+        info.update(listening=list(addr), start_at=start_at,
+                    window_unix={"start": start_unix, "end": end_unix},
+                    marks={"sampler_t0_unix": self.sampler.t0_unix,
+                           "loadgen_start_t": round(start_at - self.sampler.t0_unix, 3),
+                           "loadgen_end_t": round(end_unix - self.sampler.t0_unix, 3)})
+
+        forced = "" if args.accounting == "auto" else args.accounting
+        acct = accounting.Accountant(
+            accounting.Side(self.group, pids, ctx=True, forced=forced),
+            accounting.Side(None, lambda: [], ctx=False, forced=forced),
+            args.cpu_list, [], self.sampler)
+        on_time = acct.edge(window.start_ns, self.server.alive)
+        on_time = acct.edge(window.end_ns, self.server.alive) and on_time
+        self.acct = acct.result(window, cut_short=not on_time)
+        self.acct["window"]["start_unix_s"], self.acct["window"]["end_unix_s"] = start_unix, end_unix
+        # The load generators close their connections at the window's end;
+        # a moment later the server may go.
+        accounting.sleep_until(mono_at(end_unix + args.linger_s), self.server.alive)
+        if not self.server.alive():
+            info["reason"] = (f"server died during the point (exit {self.server.exit.status}): "
+                              + self.server.stderr_tail())
+            return
+        info["status"], info["reason"] = "ok", ""
+
+    def finish(self) -> None:
+        """Stops what runs, writes what was measured, packs it: also after
+        a failure or SIGTERM."""
+        info = self.info
+        if self.server is not None:
+            ex = self.server.stop()
+            info["server_exit"] = asdict(ex)
+            if ex.status not in (0, None) and info["status"] == "ok":
+                # SPEC §4: SIGTERM stops a server cleanly with status 0.
+                info["reason"] = f"server exit {ex.status} on SIGTERM"
+            hostlib.forget_pid("server")
+        if self.sampler is not None:
+            self.sampler.stop()
+            self.sampler.write_csv(self.dir / "samples.csv")
+        if self.acct is not None:
+            self.acct["harness"]["note"] = "the server host's helper (serve_point.py)"
+            accounting.write(self.dir / "accounting.json", self.acct)
+        if self.group is not None and not self.group.remove():
+            info["notes"].append(f"cgroup {self.group.path} still busy after the point")
+        if self.groups is not None:
+            self.groups.close()
+        if self.barrier is not None:
+            self.barrier.close()
+        hostlib.write_json(self.dir / "server.json", info)
+        hostlib.pack(self.dir, self.dir / "result.tgz")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    hostlib.stop_on_signals()
+    hostlib.record_pid("serve", os.getpid())
+    point = Point(args)
+    status = 0
+    try:
+        point.run()
+    except KeyboardInterrupt:
+        point.info["reason"] = "stopped (SIGTERM or Ctrl-C) before the point ended"
+    except Exception as e:  # recorded, and the server is still stopped below
+        point.info["reason"] = f"serve_point.py: {type(e).__name__}: {e}"
+        status = 1
+    finally:
+        point.finish()
+        hostlib.forget_pid("serve")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
