@@ -62,12 +62,11 @@ def finish(run_dir: Path, point_id: str, loadgen: Path) -> dict:
     prepared = json.loads((pdir / "prepared.json").read_text())
     folders = unpack(pdir) if (pdir / "hosts").is_dir() else {}
     server = next(((h, f) for h, f in folders.items() if (f / "server.json").exists()), None)
-    shards = [(h, folders[h]) for h in prepared["shard_hosts"] if h in folders]
     info: dict = {"point": prepared["point"], "id": point_id, "model": prepared["model"],
                   "label": prepared["label"], "peer": False, "started_at": prepared["started_at"],
                   "network": "hosts", "loadgen_command": prepared["loadgen_command"],
-                  "hosts": {"server": server[0] if server else None, "clients": prepared["shard_hosts"]}}
-    reasons: list[str] = []
+                  "hosts": {"server": server[0] if server else None,
+                            "clients": [p["host"] for p in prepared["parties"]]}}
     srv = _json(server[1] / "server.json") if server else None
     if srv is None:
         return _done(pdir, info, "failed", "the server host sent back no server.json (see the playbook's output)", [])
@@ -78,49 +77,74 @@ def finish(run_dir: Path, point_id: str, loadgen: Path) -> dict:
     notes = [f"{server[0]}: {n}" for n in srv.get("notes") or []]
     if not srv.get("start_at"):
         return _done(pdir, info, "failed", srv.get("reason") or "the server did not start", notes)
-    # "ok" may still carry a reason (an exit status other than 0 on SIGTERM).
-    reasons.append(srv.get("reason") or "")
     _copy(server[1] / "samples.csv", pdir / "samples.csv")
-
-    parts, sent = [], []
-    for i, (host, folder) in enumerate(shards, 1):
-        sh = _json(folder / "shard.json") or {}
-        sent.append((host, sh))
-        reasons += [f"shard {i} on {host}: {p}" for p in sh.get("problems") or []]
-        notes += [f"{host}: {n}" for n in sh.get("notes") or []]
-        part = pdir / (f"loadgen-{i}.json" if len(shards) > 1 else "loadgen.json")
-        if _copy(folder / "loadgen.json", part):
-            parts.append(part)
-        _copy(folder / "loadgen_samples.csv",
-              pdir / ("loadgen_samples.csv" if i == 1 else f"loadgen_samples-{i}.csv"))
-    missing = [h for h in prepared["shard_hosts"] if h not in dict(sent)]
-    if missing:
-        reasons.append(f"no result from {', '.join(missing)}")
-    info.update(loadgen_argv=(sent[0][1].get("loadgen_argv") if sent else None),
-                loadgen_argvs=[sh.get("loadgen_argv") for _, sh in sent],
-                loadgen_exit=(sent[0][1].get("loadgen_exit") if sent else None),
-                loadgen_exits=[sh.get("loadgen_exit") for _, sh in sent if sh.get("loadgen_exit")],
-                clock_offsets={h: sh.get("clock_offset_s") for h, sh in sent})
-    if sent:
-        info["cpus"]["client"] = sent[0][1].get("cpus")
-    if len(shards) > 1:
-        problem = merge.merge(loadgen, [pdir / f"loadgen-{i}.json" for i in range(1, len(shards) + 1)],
-                              pdir / "loadgen.json")
-        if problem:
-            reasons.append(problem)
-        elif (pdir / "loadgen.json").exists():
-            info["merge_check"] = merge.check(_json(pdir / "loadgen.json"), [_json(p) for p in parts])
-            if info["merge_check"]["mismatches"]:
-                reasons.append("merged != sum of parts: " + "; ".join(info["merge_check"]["mismatches"]))
+    # "ok" may still carry a reason (an exit status other than 0 on SIGTERM).
+    reasons = [srv.get("reason") or ""]
+    sent = _parties(pdir, prepared, folders, info, reasons, notes)
+    shard_hosts = {p["host"] for p in prepared["parties"] if p["shard"]}
+    shards = [(h, sh) for h, sh in sent if h in shard_hosts]
+    _merge(pdir, loadgen, prepared["shards"], info, reasons)
     merged = _json(pdir / "loadgen.json")
     if merged is None:
         return _done(pdir, info, "failed", "; ".join(["loadgen wrote no JSON", *reasons]), notes)
     acc = _json(server[1] / "accounting.json")
     if acc is not None:
-        (pdir / "accounting.json").write_text(json.dumps(accounting(acc, sent, merged), indent=1))
+        (pdir / "accounting.json").write_text(json.dumps(accounting(acc, shards, merged), indent=1))
     # The server died, or the point was stopped before its end: not a result.
     status = "ok" if srv.get("status") == "ok" else "failed"
     return _done(pdir, info, status, "; ".join(r for r in reasons if r), notes)
+
+
+def _parties(pdir: Path, prepared: dict, folders: dict, info: dict, reasons: list, notes: list) -> list:
+    """Each client host's shard.json, its loadgen's result as loadgen-I.json
+    (loadgen.json when one shard is the whole load), the background's and
+    the idle holders' records; returns [(host, shard.json)] in party order."""
+    sent = []
+    for party in prepared["parties"]:
+        host, i = party["host"], party["shard"]
+        if host not in folders:
+            reasons.append(f"no result from {host}")
+            continue
+        sh = _json(folders[host] / "shard.json") or {}
+        sent.append((host, sh))
+        reasons += [f"{host}: {p}" for p in sh.get("problems") or []]
+        notes += [f"{host}: {n}" for n in sh.get("notes") or []]
+        if i:
+            _copy(folders[host] / "loadgen.json",
+                  pdir / (f"loadgen-{i}.json" if prepared["shards"] > 1 else "loadgen.json"))
+            _copy(folders[host] / "loadgen_samples.csv",
+                  pdir / ("loadgen_samples.csv" if i == 1 else f"loadgen_samples-{i}.csv"))
+        if sh.get("background_argv"):
+            # stall: the background load ran beside shard 1, as on one machine.
+            _copy(folders[host] / "background.json", pdir / "background.json")
+            _copy(folders[host] / "background_samples.csv", pdir / "background_samples.csv")
+            info.update(background_argv=sh["background_argv"], background_exit=sh.get("background_exit"))
+            info["marks"].update((sh.get("marks") or {}))
+        if sh.get("idle_exit"):
+            info.setdefault("idle_exits", []).append(sh["idle_exit"])
+    shards = [sh for _, sh in sent if sh.get("loadgen_argv")]
+    info.update(loadgen_argv=shards[0]["loadgen_argv"] if shards else None,
+                loadgen_argvs=[sh["loadgen_argv"] for sh in shards],
+                loadgen_exit=shards[0].get("loadgen_exit") if shards else None,
+                loadgen_exits=[sh["loadgen_exit"] for sh in shards if sh.get("loadgen_exit")],
+                clock_offsets={h: sh.get("clock_offset_s") for h, sh in sent})
+    if shards:
+        info["cpus"]["client"] = shards[0].get("cpus")
+    return sent
+
+
+def _merge(pdir: Path, loadgen: Path, shards: int, info: dict, reasons: list) -> None:
+    """loadgen.json from loadgen-1..N.json, checked against them."""
+    if shards < 2:
+        return
+    parts = [pdir / f"loadgen-{i}.json" for i in range(1, shards + 1)]
+    problem = merge.merge(loadgen, parts, pdir / "loadgen.json")
+    if problem:
+        reasons.append(problem)
+    elif (pdir / "loadgen.json").exists():
+        info["merge_check"] = merge.check(_json(pdir / "loadgen.json"), [_json(p) for p in parts])
+        if info["merge_check"]["mismatches"]:
+            reasons.append("merged != sum of parts: " + "; ".join(info["merge_check"]["mismatches"]))
 
 
 def accounting(acc: dict, sent: list[tuple[str, dict]], merged: dict) -> dict:

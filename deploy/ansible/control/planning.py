@@ -28,21 +28,11 @@ from types import SimpleNamespace
 
 from benchlib import capacity, cpus as cpulib, machine, peers, registry, report, summary
 from benchlib.models import DEFAULT_POOL, our_models
-from benchlib.point import loadgen_argv
+from benchlib.point import FD_MARGIN, background_argv, loadgen_argv, split
 from benchlib.profiles import PROFILES, SCENARIOS, Point
 from benchlib.run import describe_plan, planned, save_plan
 
 REPO = Path(__file__).resolve().parent.parent.parent.parent
-# Scenarios that need more than a server and a measured load generator:
-# idle holds connections from every client and reads the server's memory
-# once they are held; stall starts a second, background load before the
-# measured one. Neither is wired across hosts yet: their points are
-# recorded as skipped, with this reason.
-NOT_ACROSS_HOSTS = {
-    "idle": "idle connections are not held across hosts yet (bench.py --network netns runs them on one machine)",
-    "stall": "the stall scenario's background load is not started across hosts yet "
-             "(bench.py runs it on one machine)",
-}
 
 
 class PlanError(ValueError):
@@ -132,8 +122,6 @@ def plan(run_dir: Path, build: Path, server_name: str, client_names: list[str], 
             needs = "/cpu (the background of stall)" if pt.scenario == "stall" else pt.path
             record(run_dir, pt, spec.name, spec.label, "n/a",
                    spec.why_not.get(pt.scenario) or f"{spec.name} does not serve {needs}")
-        elif pt.scenario in NOT_ACROSS_HOSTS:
-            record(run_dir, pt, spec.name, spec.label, "skipped", NOT_ACROSS_HOSTS[pt.scenario])
         else:
             todo.append(pt)
     client_threads = min(len(c["info"]["cpus"]) for c in clients)
@@ -142,13 +130,13 @@ def plan(run_dir: Path, build: Path, server_name: str, client_names: list[str], 
         "seed": seed,
         "client_threads": client_threads,
         "specs": {s.name: {"label": s.label, "argv": _argv_tail(s), "listen_any": s.listen_any,
-                           "cpus": s.cpus, "announces": s.announces} for s in by_name.values()},
+                           "cpus": s.cpus, "announces": s.announces, "processes": s.processes}
+                  for s in by_name.values()},
         "points": {pt.id: asdict(pt) for pt in todo}}
     save_hosts(run_dir, hosts)
 
     info = describe_plan(profile, points, runnable, seed, micro=False)
     info["hosts"] = {"server": server["name"], "clients": [c["name"] for c in clients]}
-    info["not_across_hosts"] = sorted({pt.id for pt in points if pt.scenario in NOT_ACROSS_HOSTS})
     save_plan(run_dir, info)
     peers.save_missing(run_dir, [], skipped_on_purpose=True)
     notices += _notices(profile, server, clients, client_threads)
@@ -228,31 +216,54 @@ def prepare(run_dir: Path, point_id: str, target: str, lead_s: float) -> dict:
             return {"skip": True, "id": point_id}
         rate = ref["rates"].get(f"{pt.rate_fraction:g}") or max(1.0, round(pt.rate_fraction * ref["reference_rps"]))
         pt = Point(**{**asdict(pt), "rate": rate, "x": rate})
-    n_clients = len(hosts["clients"])
-    shards = min(n_clients, pt.connections)
+    server_nofile = hosts["server"]["info"].get("nofile") or 0
+    if server_nofile and pt.idle + pt.connections + FD_MARGIN > server_nofile * spec.get("processes", 1):
+        record(run_dir, pt, pt.model, spec["label"], "skipped",
+               f"{pt.idle + pt.connections} connections exceed the server host's open-files limit "
+               f"{server_nofile} x {spec.get('processes', 1)} process(es)")
+        return {"skip": True, "id": point_id}
+    clients = [c["name"] for c in hosts["clients"]]
+    shards = min(len(clients), pt.connections)
     # Every shard must be given the same -t (the merge checks that the
     # configurations agree) and none more threads than its connections.
     threads = max(1, min(ctx["client_threads"], pt.connections // shards))
-    command = loadgen_argv(SimpleNamespace(loadgen="loadgen", client_cpus=range(threads)), pt,
-                           f"{target}{pt.path}", "@", pt.connections, pt.rate)
-    i = command.index("--json")
-    del command[i:i + 2]      # each host names its own file (run_shard.py)
+    url = f"{target}{pt.path}"
+    command = _without_json(loadgen_argv(SimpleNamespace(loadgen="loadgen", client_cpus=range(threads)), pt,
+                                         url, "@", pt.connections, pt.rate))
+    # The client hosts taking part: a shard each on the first `shards`, and
+    # for idle the idle connections spread over all of them.
+    idle = split(pt.idle, len(clients)) if pt.idle else [0] * len(clients)
+    parties = [{"host": h, "shard": i + 1 if i < shards else 0, "idle": idle[i]}
+               for i, h in enumerate(clients) if i < shards or idle[i]]
+    background = (_without_json(background_argv(SimpleNamespace(loadgen="loadgen"), pt,
+                                                f"{target}{pt.background_path}", "@"))
+                  if pt.background_connections else None)
     server_cpus = hosts["server"]["info"]["cpus"]
     cpus = server_cpus if spec["cpus"] == "all" else server_cpus[:1]
     port = target.rsplit(":", 1)[1]
     argv = [spec["argv"][0], "--port", port, *spec["argv"][1:], *(spec["listen_any"] or [])]
+    idle_s = 120 + pt.idle / 200 if pt.idle else 0
     prepared = {"id": pt.id, "skip": False, "point": asdict(pt), "model": pt.model, "label": spec["label"],
                 "server_argv": argv, "server_cpus": cpulib.format_list(cpus), "announces": spec["announces"],
                 "loadgen_command": command, "shards": shards,
-                "shard_hosts": [c["name"] for c in hosts["clients"][:shards]],
+                "shard_hosts": clients[:shards], "parties": parties, "idle_url": url if pt.idle else "",
+                "background_command": background,
                 "warmup_s": pt.warmup_s, "duration_s": pt.duration_s,
-                "bound_s": int(BOUND_MARGIN_S + lead_s + pt.warmup_s + pt.duration_s + pt.connections / 1000),
                 "timeout_s": float(command[command.index("--timeout") + 1].rstrip("ms")) / 1000,
+                "idle_timeout_s": idle_s,
+                "bound_s": int(BOUND_MARGIN_S + idle_s + lead_s + pt.warmup_s + pt.duration_s
+                               + pt.connections / 1000),
                 "started_at": time.time()}
     pdir = run_dir / "points" / pt.id
     pdir.mkdir(parents=True, exist_ok=True)
     (pdir / "prepared.json").write_text(json.dumps(prepared, indent=1))
     return prepared
+
+
+def _without_json(argv: list[str]) -> list[str]:
+    """A loadgen line without its `--json FILE`: each host names its own."""
+    i = argv.index("--json")
+    return argv[:i] + argv[i + 2:]
 
 
 def _reference(run_dir: Path, fractions: list[float], equal_load: list[float]):

@@ -1,14 +1,18 @@
 #!/usr/bin/python3
 """One point's server on the server host, and everything measured beside it.
 
-    serve_point.py --dir DIR --point ID --shards 2 --barrier-port 8081 --cpus 0 \
-        --warmup-s 1 --duration-s 3 -- server-epoll --port 8080 ...
+    serve_point.py --dir DIR --point ID --parties 2 --barrier-port 8081 --cpus 0 \
+        --warmup-s 1 --duration-s 3 [--idle] -- server-epoll --port 8080 ...
 
 Starts the server pinned to --cpus (in a cgroup of its own where it can
-make one) and waits until it listens and every shard's helper has asked
-for the start barrier (barrier.py, UDP --barrier-port); then it chooses T
---lead-s ahead on this host's clock (the run's reference clock) and tells
-them, and each runs its loadgen with `--start-at T`. The measured window is then
+make one) and waits until it listens and every client host's helper (a
+"party": it runs a shard, holds idle connections, or both) has asked for
+the start barrier (barrier.py, UDP --barrier-port). For an idle point it
+reads the server's RSS, tells the parties to open their idle connections,
+and reads it again once they all hold them (the memory each one costs).
+Then it chooses T --lead-s ahead on this host's clock (the run's reference
+clock) and tells them, and each runs its loadgen with `--start-at T`. The
+measured window is then
 [T + warm-up, T + warm-up + duration] on this clock: the server's CPU,
 context switches, memory and per-CPU time are read at exactly its edges
 (scripts/benchlib/accounting.py), its RSS/threads/fds sampled throughout
@@ -47,7 +51,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--cpus", required=True, help="the server's CPUs (taskset list)")
     ap.add_argument("--agent-cpus", default="", help="CPUs for this helper (default: not pinned)")
     ap.add_argument("--point", required=True, help="the point's id (tags the barrier's messages)")
-    ap.add_argument("--shards", type=int, required=True, help="how many shards will ask for the barrier")
+    ap.add_argument("--parties", type=int, required=True, help="how many client hosts take part")
+    ap.add_argument("--idle", action="store_true", help="the parties hold idle connections first")
+    ap.add_argument("--idle-timeout-s", type=float, default=120.0,
+                    help="how long the parties may take to open them (default %(default)s)")
     ap.add_argument("--barrier-port", type=int, required=True, help="UDP port of the start barrier")
     ap.add_argument("--barrier-timeout-s", type=float, default=60.0,
                     help="how long to wait for every shard to ask (default %(default)s)")
@@ -80,8 +87,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def bound_s(args) -> float:
     """The longest this point may take on this host, from start to stop."""
-    return (LISTEN_TIMEOUT_S + args.barrier_timeout_s + args.lead_s + args.warmup_s + args.duration_s
-            + args.linger_s + 30)
+    return (LISTEN_TIMEOUT_S + args.barrier_timeout_s + (args.idle_timeout_s if args.idle else 0)
+            + args.lead_s + args.warmup_s + args.duration_s + args.linger_s + 30)
 
 
 def mono_at(unix_s: float) -> int:
@@ -100,7 +107,7 @@ class Point:
 
     def run(self) -> None:
         args, info = self.args, self.info
-        self.barrier = barrier.Barrier(args.barrier_port, args.point, args.shards)
+        self.barrier = barrier.Barrier(args.barrier_port, args.point, args.parties)
         # A limit it could not raise is said once per host, in the run's
         # notices (hostinfo.py), not in every point.
         info["nofile"], info["nofile_note"] = hostlib.raise_nofile(args.nofile)
@@ -124,19 +131,22 @@ class Point:
         pids = lambda: procfs.children(pid)  # noqa: E731
         self.sampler = Sampler(pid, args.sample_interval, pids=pids,
                                cpu_ns=self.group.cpu_total_ns if self.group else None).start()
-        start_at, silent = self.barrier.wait(args.lead_s, args.barrier_timeout_s)
-        if start_at is None:
-            info["reason"] = (f"shard(s) {', '.join(map(str, silent))} of {args.shards} never asked for the "
-                              f"start barrier within {args.barrier_timeout_s:g} s")
+        marks = info["marks"] = {"sampler_t0_unix": self.sampler.t0_unix}
+        try:
+            if args.idle:
+                self._hold_idle(marks)
+            else:
+                self.barrier.gather({"wait": True}, "ask", args.barrier_timeout_s)
+        except barrier.BarrierTimeout as e:
+            info["reason"] = f"{e} (of {args.parties} client host(s))"
             return
+        start_at = self.barrier.release(args.lead_s)
         start_unix = start_at + args.warmup_s
         end_unix = start_unix + args.duration_s
         window = accounting.Window(mono_at(start_unix), mono_at(end_unix), "start-at")
-        info.update(listening=list(addr), start_at=start_at,
-                    window_unix={"start": start_unix, "end": end_unix},
-                    marks={"sampler_t0_unix": self.sampler.t0_unix,
-                           "loadgen_start_t": round(start_at - self.sampler.t0_unix, 3),
-                           "loadgen_end_t": round(end_unix - self.sampler.t0_unix, 3)})
+        info.update(listening=list(addr), start_at=start_at, window_unix={"start": start_unix, "end": end_unix})
+        marks.update(loadgen_start_t=round(start_at - self.sampler.t0_unix, 3),
+                     loadgen_end_t=round(end_unix - self.sampler.t0_unix, 3))
 
         forced = "" if args.accounting == "auto" else args.accounting
         acct = accounting.Accountant(
@@ -155,6 +165,25 @@ class Point:
                               + self.server.stderr_tail())
             return
         info["status"], info["reason"] = "ok", ""
+
+    def _hold_idle(self, marks: dict) -> None:
+        """The server's RSS before and after every party holds its idle
+        connections, as the bench reads it on one machine (point.py)."""
+        args = self.args
+        before = self.sampler.sample_now()
+        marks.update(idle_start_t=before["t_s"] if before else None,
+                     rss_before_idle_kib=before["rss_kib"] if before else None)
+        self.barrier.gather({"hold": True}, "ask", args.barrier_timeout_s)
+        reports = self.barrier.gather({"hold": True}, "held", args.idle_timeout_s)
+        time.sleep(0.3)  # let the server finish accepting and settle
+        after = self.sampler.sample_now()
+        problems = [f"{p}: {r['problem']}" for p, r in sorted(reports.items()) if r.get("problem")]
+        marks.update(idle_ready_t=after["t_s"] if after else None,
+                     rss_idle_kib=after["rss_kib"] if after else None,
+                     idle_held=sum(int(r.get("held") or 0) for r in reports.values()),
+                     idle_answered=sum(int(r.get("answered") or 0) for r in reports.values()))
+        if problems:
+            marks["idle_problem"] = "; ".join(problems)
 
     def finish(self) -> None:
         """Stops what runs, writes what was measured, packs it: also after

@@ -20,7 +20,8 @@ key, and the control machine, where ansible-playbook runs. Then:
 
 Afterwards (also when a check fails) every namespace, process, key and
 temporary folder of the test is removed, and that is checked too
-(IOM_TEST_KEEP=DIR copies the folder, keys left out, to DIR first). Traffic
+(IOM_TEST_KEEP=DIR copies the folder, keys left out, to DIR first;
+IOM_TEST_SCENARIOS=hello,idle,stall measures more scenarios). Traffic
 stays on the test's bridge (198.18.0.0/24 inside its namespaces).
 """
 from __future__ import annotations
@@ -54,6 +55,9 @@ BEFORE = {
     "b2": {"net.ipv4.ip_local_port_range": "32768 60999", "net.ipv4.tcp_tw_reuse": "2"},
 }
 PLAY_TIMEOUT_S = 240
+# IOM_TEST_SCENARIOS=hello,idle,stall for a longer look by hand; the checks
+# below expect the three hello points and ignore the others' count.
+SCENARIOS = os.environ.get("IOM_TEST_SCENARIOS", "hello")
 OUTCOME_KEYS = ("measured", "answered_2xx", "answered_other", "timed_out", "open_at_end", "never_sent")
 
 
@@ -143,7 +147,7 @@ def _play(lab, tmp: Path, inventory: Path, build: Path, playbook: str, run_id: s
                ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_CONFIG=str(tmp / "none.cfg"))
     argv = lab.control_wrap([
         "ansible-playbook", "-i", str(inventory), str(DEPLOY / playbook),
-        "-e", "iom_profile=smoke", "-e", "iom_scenarios=hello", "-e", "iom_models=epoll",
+        "-e", "iom_profile=smoke", "-e", f"iom_scenarios={SCENARIOS}", "-e", "iom_models=epoll",
         "-e", "iom_repeats=1", "-e", f"iom_build={build}", "-e", f"iom_out={tmp / 'results'}",
         "-e", f"iom_run_id={run_id}", "-e", f"iom_bundle_path={tmp / 'bundle.tgz'}"])
     out = open(log, "wb")
@@ -172,8 +176,9 @@ def full_run(lab, tmp: Path, inventory: Path, build: Path, check: Check) -> None
     check(len(pngs) > 0, f"plots were drawn ({len(pngs)} PNG files)")
     report = (run / "REPORT.md").read_text() if (run / "REPORT.md").exists() else ""
     check("hello" in report and "epoll" in report, "REPORT.md speaks of the hello points of epoll")
-    points = sorted((run / "points").glob("hello__*"))
-    check(len(points) == 3, f"three hello points ({[p.name for p in points]})")
+    points = sorted((run / "points").glob("*__*"))
+    hello = [p for p in points if p.name.startswith("hello__")]
+    check(len(hello) == 3, f"three hello points ({[p.name for p in hello]})")
     merged = 0
     for pdir in points:
         info = json.loads((pdir / "point.json").read_text())
@@ -182,7 +187,7 @@ def full_run(lab, tmp: Path, inventory: Path, build: Path, check: Check) -> None
         if parts:
             merged += 1
             check_sum(pdir, parts, info, check)
-    check(merged == 2, f"two points were split over both client hosts ({merged})")
+    check(merged >= 2, f"points were split over both client hosts ({merged})")
     settings_back(lab, check, "after the run")
     only_sshd_left(lab, check, "after the run")
 

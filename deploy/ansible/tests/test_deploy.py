@@ -109,54 +109,80 @@ class HostSettingsTest(unittest.TestCase):
         self.assertFalse(self.record.exists())
 
 
+ASK = {"ask": True}
+
+
 class BarrierTest(unittest.TestCase):
-    def test_every_shard_hears_the_same_instant_once_all_asked(self):
+    def barrier(self, point, parties):
         port = free_udp_port()
-        b = barrier.Barrier(port, "p1", 2)
+        b = barrier.Barrier(port, point, parties)
         self.addCleanup(b.close)
+        return b, port
+
+    def test_every_party_hears_the_same_instant_once_all_asked(self):
+        b, port = self.barrier("p1", 2)
         answers = {}
 
         def ask(i):
-            answers[i] = barrier.ask("127.0.0.1", port, "p1", i, 10)
+            answers[i] = barrier.ask("127.0.0.1", port, "p1", i, 10, ASK)
         threads = [threading.Thread(target=ask, args=(i,)) for i in (1, 2)]
         before = time.time()
         threads[0].start()
-        time.sleep(0.3)          # shard 2 comes late: nothing is chosen before it asks
+        time.sleep(0.3)          # party 2 comes late: nothing is chosen before it asks
         threads[1].start()
-        start_at, silent = b.wait(lead_s=1.0, timeout_s=10)
+        self.assertEqual(sorted(b.gather({"wait": True}, "ask", 10)), [1, 2])
+        start_at = b.release(lead_s=1.0)
         for t in threads:
             t.join()
-        self.assertEqual(silent, [])
         self.assertGreaterEqual(start_at, before + 1.3)
         self.assertEqual(answers[1]["start_at"], start_at)
         self.assertEqual(answers[2]["start_at"], start_at)
 
-    def test_a_silent_shard_is_named(self):
-        port = free_udp_port()
-        b = barrier.Barrier(port, "p2", 2)
-        self.addCleanup(b.close)
-        t = threading.Thread(target=barrier.ask, args=("127.0.0.1", port, "p2", 1, 3))
+    def test_idle_points_hold_first_and_report_what_they_hold(self):
+        b, port = self.barrier("p5", 2)
+        answers = {}
+
+        def party(i):
+            first = barrier.ask("127.0.0.1", port, "p5", i, 10, ASK, ("hold", "start_at", "failed"))
+            answers[i] = (first, barrier.ask("127.0.0.1", port, "p5", i, 10, {"held": 10 * i, "answered": i}))
+        threads = [threading.Thread(target=party, args=(i,)) for i in (1, 2)]
+        for t in threads:
+            t.start()
+        b.gather({"hold": True}, "ask", 10)
+        reports = b.gather({"hold": True}, "held", 10)
+        start_at = b.release(lead_s=1.0)
+        for t in threads:
+            t.join()
+        self.assertEqual({p: r["held"] for p, r in reports.items()}, {1: 10, 2: 20})
+        for i in (1, 2):
+            self.assertTrue(answers[i][0]["hold"])
+            self.assertEqual(answers[i][1]["start_at"], start_at)
+
+    def test_a_silent_party_is_named(self):
+        b, port = self.barrier("p2", 2)
+        t = threading.Thread(target=barrier.ask, args=("127.0.0.1", port, "p2", 1, 3, ASK))
         t.start()
-        self.assertEqual(b.wait(lead_s=1.0, timeout_s=1.0), (None, [2]))
+        with self.assertRaises(barrier.BarrierTimeout) as caught:
+            b.gather({"wait": True}, "ask", 1.0)
+        self.assertEqual(caught.exception.silent, [2])
         t.join()
 
     def test_a_failed_server_is_told_and_another_points_packets_ignored(self):
-        port = free_udp_port()
-        b = barrier.Barrier(port, "p3", 1)
-        self.addCleanup(b.close)
+        b, port = self.barrier("p3", 1)
         got = {}
-        t = threading.Thread(target=lambda: got.update(barrier.ask("127.0.0.1", port, "p3", 1, 10)))
-        stale = threading.Thread(target=lambda: got.update(other=barrier.ask("127.0.0.1", port, "p0", 1, 1)))
+        t = threading.Thread(target=lambda: got.update(barrier.ask("127.0.0.1", port, "p3", 1, 10, ASK)))
+        stale = threading.Thread(target=lambda: got.update(
+            other=barrier.ask("127.0.0.1", port, "p0", 1, 1, ASK)))
         t.start()
         stale.start()
         b.fail("server did not start: bind failed", linger_s=5)
         t.join()
         stale.join()
         self.assertEqual(got["failed"], "server did not start: bind failed")
-        self.assertIn("no start barrier", got["other"]["failed"])
+        self.assertIn("no answer from the start barrier", got["other"]["failed"])
 
     def test_no_server_is_a_clear_failure(self):
-        answer = barrier.ask("127.0.0.1", free_udp_port(), "p4", 1, 0.5)
+        answer = barrier.ask("127.0.0.1", free_udp_port(), "p4", 1, 0.5, ASK)
         self.assertIn("UDP port", answer["failed"])
 
 
@@ -241,6 +267,20 @@ class PrepareTest(unittest.TestCase):
         self.assertEqual(p["server_argv"][:3], ["server-epoll", "--port", "8080"])
         self.assertIn("0.0.0.0", p["server_argv"])
         self.assertEqual(p["server_cpus"], "0")
+
+    def test_idle_connections_are_spread_over_every_client_host(self):
+        p = self.prepare(1, 2, 1, scenario="idle", x=200)
+        self.assertEqual(p["parties"], [{"host": "c0", "shard": 1, "idle": 100},
+                                        {"host": "c1", "shard": 0, "idle": 100}])
+        self.assertEqual(p["idle_url"], "http://10.0.0.1:8080/hello")
+        self.assertGreater(p["idle_timeout_s"], 0)
+
+    def test_stall_brings_its_background_load(self):
+        p = self.prepare(8, 2, 1, scenario="stall", x=20000)
+        bg = p["background_command"]
+        self.assertEqual((bg[0], bg[-1]), ("loadgen", "http://10.0.0.1:8080/cpu/20000"))
+        self.assertNotIn("--json", bg)
+        self.assertEqual([q["shard"] for q in p["parties"]], [1, 2])
 
     def test_threads_fit_the_smallest_shard(self):
         self.assertEqual(self.prepare(3, 2, 4)["loadgen_command"][4], "1")
