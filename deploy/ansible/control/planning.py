@@ -26,7 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
-from benchlib import capacity, cpus as cpulib, machine, peers, registry, report, summary
+from benchlib import capacity, cpus as cpulib, machine, peers, registry, summary
 from benchlib.models import DEFAULT_POOL, our_models
 from benchlib.point import FD_MARGIN, background_argv, loadgen_argv, split
 from benchlib.profiles import PROFILES, SCENARIOS, Point
@@ -140,6 +140,7 @@ def plan(run_dir: Path, build: Path, server_name: str, client_names: list[str], 
     save_plan(run_dir, info)
     peers.save_missing(run_dir, [], skipped_on_purpose=True)
     notices += _notices(profile, server, clients, client_threads)
+    from benchlib import report   # matplotlib: not for every point's prepare
     report.save_notices(run_dir, notices)
     (run_dir / "machine.json").write_text(json.dumps(_machine(build, profile.name, server, clients), indent=1))
     return [pt.id for pt in todo]

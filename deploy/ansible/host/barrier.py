@@ -8,7 +8,7 @@ once its server listens:
 
     b.gather({"wait": True}, "ask")      # every party is up (idle points: {"hold": True})
     b.gather({"hold": True}, "held")     # idle points: every party holds its idle connections
-    T = b.release(lead_s)                # T = its clock + lead, up to a whole second
+    T = b.release(lead_s)                # T = its clock + lead, up to a tenth of a second
 
 and each client host's helper (run_shard.py) calls ask() with the message
 of the step it is at, until the answer is one it waits for. T is
@@ -88,9 +88,10 @@ class Barrier:
             _send(self.sock, dict(answer, point=self.point), peer)
         return got
 
-    def release(self, lead_s: float) -> int:
+    def release(self, lead_s: float) -> float:
         """Chooses T and answers it until every party acknowledged (or T came)."""
-        start_at = math.ceil(time.time() + lead_s)
+        # Tenths of a second: readable in logs, and no second of waiting added.
+        start_at = math.ceil((time.time() + lead_s) * 10) / 10
         acked: set[int] = set()
         while len(acked) < self.parties and time.time() < start_at:
             msg, peer = self._next(0.05)

@@ -58,11 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--barrier-port", type=int, required=True, help="UDP port of the start barrier")
     ap.add_argument("--barrier-timeout-s", type=float, default=60.0,
                     help="how long to wait for every shard to ask (default %(default)s)")
-    ap.add_argument("--lead-s", type=float, default=2.0,
+    ap.add_argument("--lead-s", type=float, default=1.0,
                     help="the barrier lies this far ahead once every shard asked (default %(default)s)")
     ap.add_argument("--warmup-s", type=float, required=True)
     ap.add_argument("--duration-s", type=float, required=True)
-    ap.add_argument("--linger-s", type=float, default=1.0,
+    ap.add_argument("--linger-s", type=float, default=0.5,
                     help="the server stays up this long after the window (default %(default)s)")
     ap.add_argument("--sample-interval", type=float, default=0.1)
     ap.add_argument("--accounting", default="auto",
