@@ -14,9 +14,13 @@ key, and the control machine, where ansible-playbook runs. Then:
    and error counts, every histogram bucket); REPORT.md, summary.csv and
    the plots must be drawn; every kernel setting it changed must be back
    and its record gone; nothing but sshd may be left in the namespaces;
-2. the playbook again, killed (SIGINT, as Ctrl-C) while a point's server and
-   shards run: the settings are then still changed, the helpers may still
-   run; cleanup.yml must stop them all and put every setting back.
+2. the playbook with a profile that does not exist: the planning task
+   fails after the settings were changed, and the play's `always` part must
+   put every one back;
+3. the playbook again, its start barrier a minute ahead, killed (SIGINT, as
+   Ctrl-C) while the first point's server and loadgen wait for it: the
+   settings are then still changed and those processes still run;
+   cleanup.yml must stop them all and put every setting back.
 
 Afterwards (also when a check fails) every namespace, process, key and
 temporary folder of the test is removed, and that is checked too
@@ -94,8 +98,11 @@ def main(argv: list[str]) -> int:
             for name, values in BEFORE.items():
                 for key, value in values.items():
                     lab.set_sysctl(name, key, value)
-            full_run(lab, tmp, inventory, build, check)
-            killed_run(lab, tmp, inventory, build, check)
+            for step in (full_run, failed_run, killed_run):
+                try:
+                    step(lab, tmp, inventory, build, check)
+                except (OSError, ValueError, KeyError) as e:   # a file missing or malformed
+                    check(False, f"{step.__name__}: {type(e).__name__}: {e}")
     except sshlab.LabError as e:
         check(False, f"the lab: {e}")
     finally:
@@ -139,7 +146,7 @@ def _host(lab: sshlab.SshLab, tmp: Path, name: str, extra: str) -> str:
 
 
 def _play(lab, tmp: Path, inventory: Path, build: Path, playbook: str, run_id: str, log: Path,
-          wait: bool = True):
+          wait: bool = True, extra: tuple = ()):
     (tmp / "none.cfg").write_text("# no ansible.cfg of the machine or the user applies\n")
     env = dict(os.environ, ANSIBLE_HOME=str(tmp / "ansible-home"),
                ANSIBLE_LOCAL_TEMP=str(tmp / "ansible-home" / "tmp"),
@@ -149,7 +156,7 @@ def _play(lab, tmp: Path, inventory: Path, build: Path, playbook: str, run_id: s
         "ansible-playbook", "-i", str(inventory), str(DEPLOY / playbook),
         "-e", "iom_profile=smoke", "-e", f"iom_scenarios={SCENARIOS}", "-e", "iom_models=epoll",
         "-e", "iom_repeats=1", "-e", f"iom_build={build}", "-e", f"iom_out={tmp / 'results'}",
-        "-e", f"iom_run_id={run_id}", "-e", f"iom_bundle_path={tmp / 'bundle.tgz'}"])
+        "-e", f"iom_run_id={run_id}", "-e", f"iom_bundle_path={tmp / 'bundle.tgz'}", *extra])
     out = open(log, "wb")
     proc = subprocess.Popen(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=out,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -193,6 +200,8 @@ def full_run(lab, tmp: Path, inventory: Path, build: Path, check: Check) -> None
 
 
 def check_sum(pdir: Path, parts: list[Path], info: dict, check: Check) -> None:
+    if not check((pdir / "loadgen.json").exists(), f"{pdir.name}: the shards were merged into loadgen.json"):
+        return
     whole = json.loads((pdir / "loadgen.json").read_text())
     shards = [json.loads(p.read_text()) for p in parts]
     check(sorted(s["shard"]["index"] for s in shards) == [1, 2] and whole.get("merged_from") == 2,
@@ -211,17 +220,34 @@ def check_sum(pdir: Path, parts: list[Path], info: dict, check: Check) -> None:
           f"{pdir.name}: point.json records the merge check")
 
 
+def failed_run(lab, tmp: Path, inventory: Path, build: Path, check: Check) -> None:
+    """A task that fails after the settings changed (here: the planner,
+    given a profile that does not exist): the play's `always` must put
+    every setting back on every host."""
+    log = tmp / "failed.log"
+    rc = _play(lab, tmp, inventory, build, "site.yml", "failed", log, extra=("-e", "iom_profile=nosuch"))
+    text = log.read_text(errors="replace")
+    check(rc not in (0, None) and "unknown profile 'nosuch'" in text,
+          f"a run with a failing task fails, and says why (exit {rc})")
+    check("Put the kernel settings back" in text, "its `always` part ran")
+    settings_back(lab, check, "after the failed run")
+    only_sshd_left(lab, check, "after the failed run")
+
+
 def killed_run(lab, tmp: Path, inventory: Path, build: Path, check: Check) -> None:
     log = tmp / "run2.log"
-    proc = _play(lab, tmp, inventory, build, "site.yml", "run2", log, wait=False)
-    # Wait until a point is under way: the server's helper and a shard run.
-    pids = [tmp / "hosts" / "srv" / "iomodels" / "pids" / "serve.pid",
-            tmp / "hosts" / "b1" / "iomodels" / "pids" / "shard.pid"]
+    # The barrier a minute ahead: the server and the loadgens wait for it,
+    # so they are still running when cleanup.yml comes (left alone, each
+    # would end by itself at its `timeout`).
+    proc = _play(lab, tmp, inventory, build, "site.yml", "run2", log, wait=False,
+                 extra=("-e", "iom_start_lead_s=60"))
+    # Wait until the first point is under way: its server and its loadgen
+    # run (hello at 1 connection: one shard, on b1).
+    pids = [tmp / "hosts" / h / "iomodels" / "pids" / f"{p}.pid" for h, p in (("srv", "server"), ("b1", "loadgen"))]
     deadline = time.monotonic() + PLAY_TIMEOUT_S
     while time.monotonic() < deadline and proc.poll() is None and not all(p.exists() for p in pids):
         time.sleep(0.05)
-    under_way = all(p.exists() for p in pids)
-    if not check(under_way, "the second run got to a point with its server and shards running"):
+    if not check(all(p.exists() for p in pids), "the second run got to a point with its server and loadgen running"):
         print(log.read_text(errors="replace")[-4000:])
     os.killpg(proc.pid, signal.SIGINT)          # Ctrl-C at the terminal
     try:
@@ -232,6 +258,8 @@ def killed_run(lab, tmp: Path, inventory: Path, build: Path, check: Check) -> No
     record = tmp / "hosts" / "srv" / "iomodels" / "settings-before.json"
     check(record.exists() and lab.sysctl("srv", "net.core.somaxconn") == "65535",
           "after the kill the server host's settings are still changed and recorded")
+    running = [p.parent.parent.parent.name + "/" + p.stem for p in pids if _recorded_alive(p)]
+    check(len(running) == 2, f"after the kill the server and the loadgen still run ({running})")
     rc = _play(lab, tmp, inventory, build, "cleanup.yml", "run2", tmp / "cleanup.log")
     if not check(rc == 0, f"cleanup.yml succeeds (exit {rc})"):
         print((tmp / "cleanup.log").read_text(errors="replace")[-4000:])
@@ -263,6 +291,22 @@ def only_sshd_left(lab, check: Check, when: str) -> None:
         time.sleep(0.2)
     for name in HOSTS:
         check(not others[name], f"{when}: nothing but sshd runs on {name} ({others[name] or 'none'})")
+
+
+def _recorded_alive(pid_file: Path) -> bool:
+    try:
+        data = json.loads(pid_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return sshlab.cmdline(data["pid"]) != "" and stop_run_alive(data["pid"], data["start"])
+
+
+def stop_run_alive(pid: int, start: str) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[19] == start and fields[0] != "Z"
 
 
 def _listing(path: Path) -> list[str]:
