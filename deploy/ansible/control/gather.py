@@ -23,19 +23,11 @@ import json
 import shutil
 import tarfile
 from pathlib import Path
-from typing import Optional
 
 from benchlib import merge
+from benchlib.perfctl import read_json as _json
 
 MEMBER_MAX_BYTES = 512 << 20
-
-
-def _json(path: Path) -> Optional[dict]:
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return d if isinstance(d, dict) else None
 
 
 def unpack(pdir: Path) -> dict[str, Path]:

@@ -17,6 +17,7 @@ dropped); stop_run.py ends it earlier, by the pid recorded here.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "lib" if (ROOT / "lib" / "benchlib").is_dir() else ROOT.parent.parent / "scripts"
 sys.path.insert(0, str(LIB))
 
+from benchlib import cpus as cpulib  # noqa: E402
 from benchlib.procs import Child  # noqa: E402
 
 PIDS = ROOT / "pids"
@@ -157,3 +159,54 @@ def fresh_dir(path: Path) -> Path:
         if f.is_file():
             f.unlink()
     return path
+
+
+# ---------------------------------------------------------------- a point's helper
+
+def point_parser(doc: str, what: str) -> argparse.ArgumentParser:
+    """The options serve_point.py and run_shard.py share; `what` names the
+    command line that follows `--`."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
+    ap.add_argument("--dir", type=Path, required=True, help="this point's folder on this host")
+    ap.add_argument("--point", required=True, help="the point's id (tags the barrier's messages)")
+    ap.add_argument("--agent-cpus", default="", help="CPUs for this helper (default: not pinned)")
+    ap.add_argument("--warmup-s", type=float, required=True)
+    ap.add_argument("--duration-s", type=float, required=True)
+    ap.add_argument("--nofile", type=int, default=0, help="open-files limit to raise to (0: the hard limit)")
+    ap.add_argument("--sample-interval", type=float, default=0.1)
+    ap.add_argument("command", nargs=argparse.REMAINDER, help=f"-- {what}")
+    return ap
+
+
+def parse_point_args(ap: argparse.ArgumentParser, argv: list[str], cpus_required: bool) -> argparse.Namespace:
+    """Parses, drops the `--`, and reads --cpus and --agent-cpus into lists."""
+    args = ap.parse_args(argv)
+    if args.command[:1] == ["--"]:
+        args.command = args.command[1:]
+    try:
+        args.cpu_list = cpulib.parse_list(args.cpus, "--cpus") if args.cpus or cpus_required else []
+        args.agent_list = cpulib.parse_list(args.agent_cpus, "--agent-cpus") if args.agent_cpus else []
+    except cpulib.CpuSetError as e:
+        ap.error(str(e))
+    return args
+
+
+def run_helper(name: str, part, note) -> int:
+    """part.run(), then part.finish() whatever happened (SIGTERM included),
+    with this helper's pid recorded meanwhile for stop_run.py; note(text)
+    records why it stopped early."""
+    stop_on_signals()
+    record_pid(name, os.getpid())
+    status = 0
+    try:
+        part.run()
+    except KeyboardInterrupt:
+        note("stopped (SIGTERM or Ctrl-C) before the point ended")
+    except Exception as e:  # recorded; what it started is still stopped in finish()
+        note(f"{name}: {type(e).__name__}: {e}")
+        status = 1
+    finally:
+        part.finish()
+        forget_pid(name)
+    return status

@@ -32,11 +32,10 @@ import os
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import barrier
 import hostlib
-from benchlib import accounting, cpus as cpulib, procfs
+from benchlib import accounting, procfs
 from benchlib.point import HOLDING
 from benchlib.procs import pin
 from benchlib.profiles import STALL_LEAD_S
@@ -48,10 +47,7 @@ LINE_WAIT_S = 10.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--dir", type=Path, required=True, help="this point's folder on this host")
-    ap.add_argument("--point", required=True, help="the point's id (tags the barrier's messages)")
+    ap = hostlib.point_parser(__doc__, "the measured loadgen's command line")
     ap.add_argument("--party", type=int, required=True, help="this host's number among the point's client hosts")
     ap.add_argument("--barrier", required=True, metavar="HOST:PORT",
                     help="the server host's start barrier (UDP)")
@@ -62,19 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--background", default="",
                     help="stall: the background loadgen's command line, as a JSON list")
     ap.add_argument("--cpus", default="", help="the load generator's CPUs (taskset list; default: not pinned)")
-    ap.add_argument("--agent-cpus", default="", help="CPUs for this helper (default: not pinned)")
     ap.add_argument("--clock-offset", type=float, default=0.0,
                     help="this host's clock minus the reference clock (seconds)")
-    ap.add_argument("--warmup-s", type=float, required=True)
-    ap.add_argument("--duration-s", type=float, required=True)
     ap.add_argument("--timeout-s", type=float, default=5.0, help="the loadgen's --timeout")
-    ap.add_argument("--nofile", type=int, default=0, help="open-files limit to raise to (0: the hard limit)")
-    ap.add_argument("--sample-interval", type=float, default=0.1)
-    ap.add_argument("loadgen", nargs=argparse.REMAINDER, help="-- the measured loadgen's command line")
-    args = ap.parse_args(argv)
-    if args.loadgen[:1] == ["--"]:
-        args.loadgen = args.loadgen[1:]
-    if args.shard and not args.loadgen:
+    args = hostlib.parse_point_args(ap, argv, cpus_required=False)
+    if args.shard and not args.command:
         ap.error("--shard without a loadgen command line after --")
     if args.idle and not args.idle_url:
         ap.error("--idle needs --idle-url")
@@ -84,10 +72,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.barrier_addr = (host, int(port))
     try:
         args.background = json.loads(args.background) if args.background else []
-        args.cpu_list = cpulib.parse_list(args.cpus, "--cpus") if args.cpus else []
-        args.agent_list = cpulib.parse_list(args.agent_cpus, "--agent-cpus") if args.agent_cpus else []
-    except (ValueError, cpulib.CpuSetError) as e:
-        ap.error(str(e))
+    except ValueError as e:
+        ap.error(f"--background: {e}")
     return args
 
 
@@ -131,7 +117,7 @@ class Part:
         start_at = info["start_at"] = float(answer["start_at"])
         if args.background:
             self.start_background(start_at)
-        if args.loadgen:
+        if args.command:
             self.run_loadgen(start_at)
         else:
             # Idle connections only: held until the window has closed.
@@ -167,7 +153,7 @@ class Part:
     def run_loadgen(self, start_at: float) -> None:
         args, info = self.args, self.info
         # KEY=VALUE: a negative offset ("-6e-06") must not read as an option.
-        command = [*args.loadgen, *(["--shard", args.shard] if args.shard else []),
+        command = [*args.command, *(["--shard", args.shard] if args.shard else []),
                    f"--start-at={start_at!r}", f"--clock-offset={args.clock_offset!r}",
                    "--json", str(self.dir / "loadgen.json")]
         info["loadgen_command"] = command
@@ -237,22 +223,8 @@ class Part:
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    hostlib.stop_on_signals()
-    hostlib.record_pid("shard", os.getpid())
-    part = Part(args)
-    status = 0
-    try:
-        part.run()
-    except KeyboardInterrupt:
-        part.info["problems"].append("stopped (SIGTERM or Ctrl-C) before the point ended")
-    except Exception as e:  # recorded; the loadgens are still stopped below
-        part.info["problems"].append(f"run_shard.py: {type(e).__name__}: {e}")
-        status = 1
-    finally:
-        part.finish()
-        hostlib.forget_pid("shard")
-    return status
+    part = Part(parse_args(argv))
+    return hostlib.run_helper("shard", part, part.info["problems"].append)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,10 @@ import os
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import barrier
 import hostlib
-from benchlib import accounting, cgroups, cpus as cpulib, procfs
+from benchlib import accounting, cgroups, procfs
 from benchlib.procs import pin, wait_listening
 from benchlib.sampler import Sampler
 
@@ -45,12 +44,8 @@ LISTEN_TIMEOUT_S = 20.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--dir", type=Path, required=True, help="this point's folder on this host")
+    ap = hostlib.point_parser(__doc__, "the server's command line")
     ap.add_argument("--cpus", required=True, help="the server's CPUs (taskset list)")
-    ap.add_argument("--agent-cpus", default="", help="CPUs for this helper (default: not pinned)")
-    ap.add_argument("--point", required=True, help="the point's id (tags the barrier's messages)")
     ap.add_argument("--parties", type=int, required=True, help="how many client hosts take part")
     ap.add_argument("--idle", action="store_true", help="the parties hold idle connections first")
     ap.add_argument("--idle-timeout-s", type=float, default=120.0,
@@ -60,28 +55,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="how long to wait for every shard to ask (default %(default)s)")
     ap.add_argument("--lead-s", type=float, default=1.0,
                     help="the barrier lies this far ahead once every shard asked (default %(default)s)")
-    ap.add_argument("--warmup-s", type=float, required=True)
-    ap.add_argument("--duration-s", type=float, required=True)
     ap.add_argument("--linger-s", type=float, default=0.5,
                     help="the server stays up this long after the window (default %(default)s)")
-    ap.add_argument("--sample-interval", type=float, default=0.1)
     ap.add_argument("--accounting", default="auto",
                     choices=["auto", "cgroup-v1", "cgroup-v2", "schedstat", "proc-ticks"])
-    ap.add_argument("--nofile", type=int, default=0, help="open-files limit to raise to (0: the hard limit)")
     ap.add_argument("--no-announce", action="store_true",
                     help="the server prints no 'listening on' line: poll its port instead")
     ap.add_argument("--port", type=int, default=8080)
-    ap.add_argument("server", nargs=argparse.REMAINDER, help="-- the server's command line")
-    args = ap.parse_args(argv)
-    if args.server[:1] == ["--"]:
-        args.server = args.server[1:]
-    if not args.server:
+    args = hostlib.parse_point_args(ap, argv, cpus_required=True)
+    if not args.command:
         ap.error("no server command line after --")
-    try:
-        args.cpu_list = cpulib.parse_list(args.cpus, "--cpus")
-        args.agent_list = cpulib.parse_list(args.agent_cpus, "--agent-cpus") if args.agent_cpus else []
-    except cpulib.CpuSetError as e:
-        ap.error(str(e))
     return args
 
 
@@ -117,7 +100,7 @@ class Point:
             info["accounting"] = self.groups.note if self.groups else f"per process, no cgroup ({why})"
         self.group = self.groups.group("server") if self.groups else None
 
-        argv = [str(hostlib.binary(args.server[0])), *args.server[1:]]
+        argv = [str(hostlib.binary(args.command[0])), *args.command[1:]]
         pinned = pin(args.cpu_list, argv)
         info["server_argv"] = pinned
         wrapped = self.group.wrap(pinned) if self.group else pinned
@@ -213,22 +196,8 @@ class Point:
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    hostlib.stop_on_signals()
-    hostlib.record_pid("serve", os.getpid())
-    point = Point(args)
-    status = 0
-    try:
-        point.run()
-    except KeyboardInterrupt:
-        point.info["reason"] = "stopped (SIGTERM or Ctrl-C) before the point ended"
-    except Exception as e:  # recorded, and the server is still stopped below
-        point.info["reason"] = f"serve_point.py: {type(e).__name__}: {e}"
-        status = 1
-    finally:
-        point.finish()
-        hostlib.forget_pid("serve")
-    return status
+    point = Point(parse_args(argv))
+    return hostlib.run_helper("serve", point, lambda why: point.info.update(reason=why))
 
 
 if __name__ == "__main__":
