@@ -24,8 +24,10 @@ key, and the control machine, where ansible-playbook runs. Then:
 
 Afterwards (also when a check fails) every namespace, process, key and
 temporary folder of the test is removed, and that is checked too
-(IOM_TEST_KEEP=DIR copies the folder, keys left out, to DIR first;
-IOM_TEST_SCENARIOS=hello,idle,stall measures more scenarios). Traffic
+(SIGTERM and Ctrl-C too; after a SIGKILL the next run removes what is
+left: namespaces and temporary folders named with a pid that no longer
+runs). IOM_TEST_KEEP=DIR copies the folder, keys left out, to DIR first;
+IOM_TEST_SCENARIOS=hello,idle,stall measures more scenarios. Traffic
 stays on the test's bridge (198.18.0.0/24 inside its namespaces).
 """
 from __future__ import annotations
@@ -90,6 +92,7 @@ def main(argv: list[str]) -> int:
         print(f"FAIL: missing {', '.join(missing)}: scripts/install-deps.sh installs them")
         return 1
     check = Check()
+    remove_stale()
     tmp = Path(tempfile.mkdtemp(prefix=f"iom-ans-{os.getpid()}-"))
     async_before = _listing(Path("/root/.ansible_async"))
     try:
@@ -122,6 +125,17 @@ def main(argv: list[str]) -> int:
         return 1
     print("ansible-hosts: all checks passed")
     return 0
+
+
+def remove_stale() -> None:
+    """What a test run killed with SIGKILL left (nothing else can stop it
+    cleaning up): its namespaces, with every process inside them (sshd,
+    the helpers), and its temporary folder."""
+    netns.cleanup_stale()
+    for folder in Path(tempfile.gettempdir()).glob("iom-ans-*-*"):
+        pid = folder.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _inventory(lab: sshlab.SshLab, tmp: Path) -> Path:
