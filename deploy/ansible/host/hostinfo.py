@@ -40,8 +40,8 @@ def main(argv: list[str]) -> int:
     split = None
     try:
         topo = cpulib.read_topology(cpulib.sysfs_reader())
-        if args.role == "server":
-            split = cpulib.split(topo, allowed, args.cpus or None, None)
+        if args.role == "server" and not args.cpus:
+            split = cpulib.split(topo, allowed)
             mine, rest, notes = split.server, split.client, split.notes
         else:
             mine = cpulib.parse_list(args.cpus, "--cpus") if args.cpus else allowed
@@ -49,7 +49,14 @@ def main(argv: list[str]) -> int:
             if bad:
                 raise cpulib.CpuSetError(f"--cpus {args.cpus}: CPU {cpulib.format_list(bad)} is not "
                                          f"allowed here (allowed: {cpulib.format_list(allowed)})")
-            rest, notes = [c for c in allowed if c not in mine], []
+            # The rest may be nothing (all of a host for the server): the
+            # helper then shares the CPUs it measures, and the notices say so.
+            rest = [c for c in allowed if c not in mine]
+            notes = [] if rest or args.role == "client" else [
+                f"the server has every CPU ({cpulib.format_list(mine)}): the helper that samples it "
+                "and reads its counters runs on them too"]
+            if args.role == "server":
+                split = cpulib.CpuSplit(mine, rest, "given", notes)
     except cpulib.CpuSetError as e:
         print(f"hostinfo.py: {os.uname().nodename}: {e}", file=sys.stderr)
         return 2
