@@ -25,6 +25,9 @@ required=(
   apache2-utils nghttp2-client
   # perf: syscall counts and flame graphs (issue 17); the bench skips them without it.
   linux-perf
+  # The bench across machines (deploy/ansible, issue 18): the playbook's engine,
+  # and sshd/ssh for its test, which runs it over SSH against namespace hosts.
+  ansible openssh-server openssh-client
 )
 # The reference peers: a fresh clone's `make bench` must reproduce the
 # README's table, nginx and Node.js rows included (issue 14).
