@@ -36,6 +36,7 @@ from dataclasses import asdict
 import barrier
 import hostlib
 from benchlib import accounting, procfs
+from benchlib.window import LINE_POLL_S, parse_window_line
 from benchlib.point import HOLDING
 from benchlib.procs import pin
 from benchlib.profiles import STALL_LEAD_S
@@ -183,15 +184,14 @@ class Part:
     def _window(self):
         deadline = time.monotonic() + LINE_WAIT_S
         while time.monotonic() < deadline:
-            found = accounting.parse_window_line(self.loadgen.stdout_text())
+            found = parse_window_line(self.loadgen.stdout_text())
             if found:
-                start, end = found
-                if end is None:
-                    end = start + int(self.args.duration_s * 1e9)
-                return accounting.Window(start, end, "loadgen-line")
+                if found.end_ns is None:
+                    found.end_ns = found.start_ns + int(self.args.duration_s * 1e9)
+                return found
             if not self.loadgen.alive():
                 return None
-            time.sleep(accounting.LINE_POLL_S)
+            time.sleep(LINE_POLL_S)
         return None
 
     def finish(self) -> None:

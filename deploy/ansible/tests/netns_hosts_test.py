@@ -204,6 +204,12 @@ def full_run(lab, tmp: Path, inventory: Path, build: Path, check: Check) -> None
     for pdir in points:
         info = json.loads((pdir / "point.json").read_text())
         check(info.get("status") == "ok", f"{pdir.name}: status ok ({info.get('status')}: {info.get('reason')})")
+        # Each host read its counters at the window's edges: the clients'
+        # from the loadgen's window line, the server's at the shared barrier.
+        acc = json.loads((pdir / "accounting.json").read_text()) if (pdir / "accounting.json").exists() else {}
+        check((acc.get("client") or {}).get("cpu_s") is not None
+              and (acc.get("server") or {}).get("cpu_s") is not None,
+              f"{pdir.name}: accounting.json has the server's and the clients' CPU over the window")
         parts = sorted(pdir.glob("loadgen-*.json"))
         if parts:
             merged += 1
