@@ -182,8 +182,11 @@ struct RequestParser::State {
         codings.add(value);
         return;
       case bhttp::field::expect:
+        // Several lines are one list (RFC 9110 §5.3): one of them must not
+        // hide an expectation another makes.
+        if (request.has_expect) expect += ", ";
         request.has_expect = true;
-        expect.assign(value);
+        expect.append(value);
         return;
       default:
         return;
@@ -257,6 +260,8 @@ struct RequestParser::State {
 };
 
 RequestParser::RequestParser(Limits limits) : state_(std::make_unique<State>(limits)) {}
+
+RequestParser::RequestParser(None) noexcept {}
 
 RequestParser::~RequestParser() = default;
 RequestParser::RequestParser(RequestParser&& other) noexcept = default;

@@ -44,7 +44,7 @@ struct Request {
   bool chunked = false;         // Transfer-Encoding: chunked framed the body
   std::uint64_t content_length = 0;  // when has_content_length
   bool has_expect = false;
-  std::string_view expect;      // the Expect field's value, as sent
+  std::string_view expect;      // the Expect field's value (its lines joined by ", ")
   std::string_view body;
 };
 
@@ -58,6 +58,12 @@ struct ParseResult {
 class RequestParser {
  public:
   explicit RequestParser(Limits limits = {});
+  // No parser: holds nothing and allocates nothing, until one is moved in.
+  // A session keeps one of these between requests (a parser is lent to it
+  // by the pool while a request arrives); it costs a pointer, where an
+  // optional would cost two words on every idle connection.
+  struct None {};
+  explicit RequestParser(None) noexcept;
   ~RequestParser();
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
@@ -68,6 +74,10 @@ class RequestParser {
   // request() is ready and data[consumed..] is the start of the next one. On
   // Error, error_status() says what to answer; the connection must then close.
   ParseResult parse(std::span<const char> data);
+
+  // False for a RequestParser(None{}) and for one moved from: nothing else
+  // may be called on it then.
+  bool held() const { return state_ != nullptr; }
 
   const Request& request() const;
   int error_status() const;  // 400, 413, 431, 501 or 505; 0 when no error

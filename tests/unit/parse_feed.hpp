@@ -47,7 +47,9 @@ inline Parsed feed_pieces(const std::string& input, const std::vector<std::size_
       ParseResult r = parser.parse(data);
       // A server re-feeds the rest; NeedMore must have taken everything.
       EXPECT_LE(r.consumed, data.size());
-      if (r.status == ParseStatus::NeedMore) EXPECT_EQ(r.consumed, data.size());
+      if (r.status == ParseStatus::NeedMore) {
+        EXPECT_EQ(r.consumed, data.size());
+      }
       data = data.subspan(r.consumed);
       if (r.status == ParseStatus::Error) {
         out.error = parser.error_status();
