@@ -101,6 +101,7 @@ struct RequestParser::State {
   std::size_t blank_bytes = 0;     // empty lines skipped before this request
   bool started = false;            // a byte of the request line has arrived
   bool headers_done = false;
+  bool head_accepted = false;  // headers_done, and every check of the head passed
   bool message_done = false;
   int hosts = 0;
   int content_lengths = 0;
@@ -128,7 +129,7 @@ struct RequestParser::State {
     clear_and_trim(target);
     expect.clear();
     method.clear();
-    headers_done = false;
+    headers_done = head_accepted = false;
     hosts = content_lengths = 0;
     codings = {};
     chunk_left = 0;
@@ -208,6 +209,8 @@ struct RequestParser::State {
     request.chunked = m.chunked();
     request.has_content_length = has_length;
     if (has_length) request.content_length = *m.content_length();
+    // Beast checked its own limits on the head before this call.
+    head_accepted = true;
   }
 
   void on_chunk_header(std::uint64_t size, std::string_view extensions, error_code& ec) {
@@ -377,6 +380,9 @@ bool RequestParser::in_progress() const {
 }
 bool RequestParser::headers_complete() const {
   return state_->headers_done;
+}
+bool RequestParser::head_accepted() const {
+  return state_->head_accepted;
 }
 bool RequestParser::awaiting_body() const {
   const State& s = *state_;

@@ -88,6 +88,12 @@ class RequestParser {
   // keep-alive connection between requests is not in progress.
   bool in_progress() const;
   bool headers_complete() const;
+  // The header section is complete and passed every check, so request()
+  // holds its fields: also when parse() then refused the body (a malformed
+  // chunk, 413 summed over chunks). What a session answers from the head
+  // (Expect) must not depend on whether the body's error came in the same
+  // read.
+  bool head_accepted() const;
   // True between the end of a header section that announced a body
   // (Content-Length > 0, or chunked) and the end of that body: the time a
   // session may answer `Expect: 100-continue` or time the body out.

@@ -198,9 +198,9 @@ void Session::serve(std::span<const char> input, Clock::time_point now) {
     input = input.subspan(parsed.consumed);
     // NeedMore: the parser consumed (and copied what it needs of) all input.
     parser_holds_bytes_ = parsed.status == ParseStatus::NeedMore;
-    // Its head is in: an Expect is answered now, before the body is read.
-    if (parsed.status != ParseStatus::Error && parser_.headers_complete() &&
-        parser_.request().has_expect && !head_answered_) {
+    // Its head is in: an Expect is answered now, before the body is read
+    // (and before an error in the body, should the same read hold one).
+    if (parser_.head_accepted() && parser_.request().has_expect && !head_answered_) {
       head_answered_ = true;
       if (!meet_expectation()) break;
     }
