@@ -37,11 +37,13 @@ bool same_counts(const SessionCounters& a, const SessionCounters& b) {
          a.send_timeouts == b.send_timeouts && a.resets == b.resets;
 }
 
-// The cached Date may tick between two passes.
+// The cached Date may tick between two passes. (An echoed body may hold
+// "\r\nDate: " too, with or without a line end after it: it is rewritten
+// the same way in every pass.)
 std::string without_dates(std::string text) {
   for (std::size_t at = 0; (at = text.find("\r\nDate: ", at)) != std::string::npos; at += 9) {
     const std::size_t end = text.find("\r\n", at + 2);
-    CHECK(end != std::string::npos);
+    if (end == std::string::npos) break;
     text.replace(at, end - at, "\r\nDate: -");
   }
   return text;
