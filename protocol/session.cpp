@@ -33,8 +33,7 @@ Step Session::next(Clock::time_point now) {
     if (phase_ == Phase::Closed) return {.what = Do::Close};
     const bool reads = phase_ == Phase::Reading || phase_ == Phase::Lingering;
     if (has_output()) {
-      return {
-          .what = Do::Write, .read = reads, .deadline = std::min(deadline_, send_deadline(now))};
+      return {.what = Do::Write, .read = reads, .deadline = write_deadline(now)};
     }
 
     switch (phase_) {
@@ -200,7 +199,7 @@ void Session::serve(std::span<const char> input, Clock::time_point now) {
     parser_holds_bytes_ = parsed.status == ParseStatus::NeedMore;
     // Its head is in: an Expect is answered now, before the body is read
     // (and before an error in the body, should the same read hold one).
-    if (parser_.head_accepted() && parser_.request().has_expect && !head_answered_) {
+    if (parser_.request().has_expect && parser_.head_accepted() && !head_answered_) {
       head_answered_ = true;
       if (!meet_expectation()) break;
     }
@@ -320,31 +319,34 @@ void Session::abort() {
 // runs its own. An idle keep-alive connection between requests is not timed.
 void Session::update_deadline(Clock::time_point now) {
   if (phase_ != Phase::Reading) return;
-  const SessionConfig& config = context_.config;
-  Timer wanted = Timer::None;
+  Timer wanted = Timer::FirstByte;
   if (parser_.held() && parser_.in_progress()) {
     request_seen_ = true;
     wanted = parser_.headers_complete() ? Timer::Body : Timer::Header;
-  } else if (!request_seen_ && config.first_byte_timeout_ms != 0) {
-    wanted = Timer::FirstByte;
+  } else if (request_seen_ || context_.config.first_byte_timeout_ms == 0) {
+    // Between requests, the common case on a busy keep-alive connection.
+    timer_ = Timer::None;
+    deadline_ = kNoDeadline;
+    return;
   }
-  if (wanted != Timer::None && wanted == timer_ && deadline_ != kNoDeadline) return;  // running
+  if (wanted == timer_ && deadline_ != kNoDeadline) return;  // that clock runs on
   timer_ = wanted;
+  const SessionConfig& config = context_.config;
   const std::uint32_t ms = wanted == Timer::FirstByte ? config.first_byte_timeout_ms
                            : wanted == Timer::Header  ? config.header_timeout_ms
                                                       : config.body_timeout_ms;
-  deadline_ = wanted == Timer::None ? kNoDeadline : now + std::chrono::milliseconds(ms);
+  deadline_ = now + std::chrono::milliseconds(ms);
 }
 
-// Where a model sets a send timeout, owed bytes must start moving within it
-// of the first Write step that offers them; each write that moves some
-// restarts it (sent()), so a slow reader is never cut off, only one that
-// takes nothing.
-Clock::time_point Session::send_deadline(Clock::time_point now) {
+// A Write step's deadline: the phase's, or sooner the send deadline where a
+// model sets a send timeout. Owed bytes must start moving within it of the
+// first Write step that offers them; each write that moves some restarts it
+// (sent()), so a slow reader is never cut off, only one that takes nothing.
+Clock::time_point Session::write_deadline(Clock::time_point now) {
   const std::uint32_t ms = context_.config.send_timeout_ms;
-  if (ms != 0 && send_deadline_ == kNoDeadline)
-    send_deadline_ = now + std::chrono::milliseconds(ms);
-  return send_deadline_;
+  if (ms == 0) return deadline_;
+  if (send_deadline_ == kNoDeadline) send_deadline_ = now + std::chrono::milliseconds(ms);
+  return std::min(deadline_, send_deadline_);
 }
 
 // Input that cannot be parsed now, behind what is already kept. Rare (a

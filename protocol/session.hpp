@@ -156,7 +156,7 @@ class Session {
   void close();
   void abort();
   void update_deadline(Clock::time_point now);
-  Clock::time_point send_deadline(Clock::time_point now);
+  Clock::time_point write_deadline(Clock::time_point now);
   void keep(std::span<const char> input);
   void return_parser();
   OutputQueue& output();
