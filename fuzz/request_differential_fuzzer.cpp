@@ -12,6 +12,7 @@
 // we skip empty lines before a request line (RFC 9112 §2.2; Beast refuses
 // them), and we judge a header section only once it is decidable.
 #include <boost/beast/http/basic_parser.hpp>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -160,11 +161,17 @@ const std::set<std::string_view> kDeliberate = {
 
 // The header section starting at `from` (empty lines skipped) is longer than
 // the limit: Beast bounds the request line and the field lines each by it.
+// A section still incomplete at the limit is over it too: its end is yet to
+// come. (The first long run of this target found the oracle saying "not
+// over" for a section cut off at exactly the limit, which we rightly refuse.)
 bool header_section_over_limit(std::string_view in, std::size_t from) {
   const std::size_t start = skip_empty_lines(in, from);
   const std::size_t end = in.find("\r\n\r\n", start);
-  const std::size_t size = (end == std::string_view::npos ? in.size() : end + 4) - start;
-  return size > kLimits.max_header_bytes - (start - from) || start - from >= kLimits.max_header_bytes;
+  const std::size_t limit =
+      kLimits.max_header_bytes - std::min(start - from, kLimits.max_header_bytes);
+  if (start - from >= kLimits.max_header_bytes) return true;
+  if (end == std::string_view::npos) return in.size() - start >= limit;
+  return end + 4 - start > limit;
 }
 
 void compare(std::string_view in, const Verdict& b, const Verdict& o) {

@@ -44,7 +44,7 @@ struct Request {
   bool chunked = false;         // Transfer-Encoding: chunked framed the body
   std::uint64_t content_length = 0;  // when has_content_length
   bool has_expect = false;
-  std::string_view expect;      // the Expect field's value, as sent
+  std::string_view expect;      // the Expect field's value (its lines joined by ", ")
   std::string_view body;
 };
 
@@ -58,6 +58,12 @@ struct ParseResult {
 class RequestParser {
  public:
   explicit RequestParser(Limits limits = {});
+  // No parser: holds nothing and allocates nothing, until one is moved in.
+  // A session keeps one of these between requests (a parser is lent to it
+  // by the pool while a request arrives); it costs a pointer, where an
+  // optional would cost two words on every idle connection.
+  struct None {};
+  explicit RequestParser(None) noexcept;
   ~RequestParser();
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
@@ -69,6 +75,10 @@ class RequestParser {
   // Error, error_status() says what to answer; the connection must then close.
   ParseResult parse(std::span<const char> data);
 
+  // False for a RequestParser(None{}) and for one moved from: nothing else
+  // may be called on it then.
+  bool held() const { return state_ != nullptr; }
+
   const Request& request() const;
   int error_status() const;  // 400, 413, 431, 501 or 505; 0 when no error
   std::string_view error_reason() const;
@@ -78,6 +88,12 @@ class RequestParser {
   // keep-alive connection between requests is not in progress.
   bool in_progress() const;
   bool headers_complete() const;
+  // The header section is complete and passed every check, so request()
+  // holds its fields: also when parse() then refused the body (a malformed
+  // chunk, 413 summed over chunks). What a session answers from the head
+  // (Expect) must not depend on whether the body's error came in the same
+  // read.
+  bool head_accepted() const;
   // True between the end of a header section that announced a body
   // (Content-Length > 0, or chunked) and the end of that body: the time a
   // session may answer `Expect: 100-continue` or time the body out.

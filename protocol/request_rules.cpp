@@ -168,6 +168,21 @@ int TransferCodings::status(int version_minor, bool has_content_length) const {
   return 0;
 }
 
+Expectation expectation(std::string_view field_value) {
+  Expectation asked = Expectation::None;
+  // A list (RFC 9110 §5.6.1): empty elements are allowed and ignored.
+  while (true) {
+    const std::size_t comma = field_value.find(',');
+    std::string_view element = trim_ows(field_value.substr(0, comma));
+    if (!element.empty()) {
+      if (!iequals(element, "100-continue")) return Expectation::Unknown;
+      asked = Expectation::Continue;
+    }
+    if (comma == std::string_view::npos) return asked;
+    field_value.remove_prefix(comma + 1);
+  }
+}
+
 bool field_line_is_folded(const char* name, const char* end) {
   std::string_view rest(name, static_cast<std::size_t>(end - name));
   const std::size_t lf = rest.find('\n');

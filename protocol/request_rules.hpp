@@ -47,6 +47,13 @@ class TransferCodings {
   bool other_coding_ = false;
 };
 
+// RFC 9110 §10.1.1: what an Expect field value (its lines joined by ", ")
+// asks of the server. "100-continue", case-insensitive and without
+// parameters, is the only expectation defined; anything else in the list is
+// one we cannot meet (417). An empty list asks nothing.
+enum class Expectation { None, Continue, Unknown };
+Expectation expectation(std::string_view field_value);
+
 // RFC 9112 §5.2: a field line followed by a line that starts with a space or
 // a tab is folded (obs-fold). `name` is the first byte of the field line, and
 // its CRLF and the byte after it lie before `end`.

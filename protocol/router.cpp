@@ -6,6 +6,7 @@
 #include <string>
 
 #include "protocol/http_date.hpp"
+#include "protocol/request_rules.hpp"
 
 namespace iomodels::http {
 namespace {
@@ -119,14 +120,45 @@ Plan route(const Request& request, const Limits& limits) {
   return plan;
 }
 
+ExpectAnswer answer_expectation(const Request& request, const Limits& limits) {
+  ExpectAnswer answer;
+  if (!request.has_expect || request.version_minor == 0) return answer;
+  switch (rules::expectation(request.expect)) {
+    case rules::Expectation::None:
+      return answer;
+    case rules::Expectation::Unknown:
+      answer.final = true;
+      answer.response = error_response(417);
+      answer.response.head_only = request.method == Method::Head;
+      return answer;
+    case rules::Expectation::Continue:
+      break;
+  }
+  // No content to wait for: nothing to continue (§10.1.1 lets us omit it).
+  if (!request.chunked && request.content_length == 0) return answer;
+  // route() decides from the head alone; the body only fills an /echo answer.
+  Plan plan = route(request, limits);
+  if (plan.response.status >= 400) {
+    answer.final = true;
+    answer.response = plan.response;
+    answer.response.close = true;  // the body stays unread: the connection cannot go on
+  } else {
+    answer.send_continue = true;
+  }
+  return answer;
+}
+
 Response error_response(int status) {
   switch (status) {
     case 400:
       return error_with_body(400, "malformed request\n");
     case 408:
-      return error_with_body(408, "request header timeout\n");
+      return error_with_body(408,
+                             "request timeout: the header section or the body came too slowly\n");
     case 413:
       return error_with_body(413, "request body too large\n");
+    case 417:
+      return error_with_body(417, "expectation not supported: only 100-continue\n");
     case 431:
       return error_with_body(431, "request header section too large\n");
     case 501:
@@ -154,6 +186,8 @@ std::string_view status_reason(int status) {
       return "Length Required";
     case 413:
       return "Content Too Large";
+    case 417:
+      return "Expectation Failed";
     case 431:
       return "Request Header Fields Too Large";
     case 500:

@@ -44,8 +44,29 @@ struct Plan {
 
 Plan route(const Request& request, const Limits& limits);
 
+// RFC 9110 §10.1.1: what a request's Expect field gets, decided as soon as
+// its header section is in, before its body. An HTTP/1.0 request's Expect is
+// ignored (§10.1.1 says so of 100-continue, and a 1.0 client predates the
+// field: Node.js does the same). An expectation we cannot meet gets 417. For
+// 100-continue on a request that announces a body: the final answer at once
+// if the head already decides it (an error: 404, 405, 411, ...; 413 is the
+// parser's), so that the client does not send the body for nothing; else
+// "100 Continue", also when some of the body is already here (§10.1.1 lets a
+// server omit it then; sending it always makes the answer independent of how
+// the stream was cut, as Node.js does).
+struct ExpectAnswer {
+  bool send_continue = false;
+  bool final = false;  // answer `response` now, instead of reading the body
+  Response response;
+};
+ExpectAnswer answer_expectation(const Request& request, const Limits& limits);
+
+// The interim answer to `Expect: 100-continue`.
+inline constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
 // The answer to a request that could not be parsed (400, 413, 431, 501, 505)
-// or did not arrive in time (408). The connection closes after it.
+// or did not arrive in time (408), or whose expectation we cannot meet
+// (417). The connection closes after it.
 Response error_response(int status);
 
 std::string_view status_reason(int status);

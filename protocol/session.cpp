@@ -32,7 +32,9 @@ Step Session::next(Clock::time_point now) {
     }
     if (phase_ == Phase::Closed) return {.what = Do::Close};
     const bool reads = phase_ == Phase::Reading || phase_ == Phase::Lingering;
-    if (has_output()) return {.what = Do::Write, .read = reads, .deadline = deadline_};
+    if (has_output()) {
+      return {.what = Do::Write, .read = reads, .deadline = write_deadline(now)};
+    }
 
     switch (phase_) {
       case Phase::Draining:
@@ -100,20 +102,30 @@ void Session::end_of_input(Clock::time_point) {
 void Session::failed() {
   if (phase_ == Phase::Closed) return;
   if (phase_ != Phase::Lingering) ++context_.counters.resets;
-  // Nobody is left to take what is owed.
-  context_.scratch.consume(context_.scratch.pending());
-  out_ = OutputQueue{};
-  taken_ = 0;
-  close();
+  abort();
 }
 
 void Session::expired(Clock::time_point now) {
+  if (now >= send_deadline_ && has_output()) {
+    // The client has taken nothing for the whole send timeout. Lingering
+    // would wait for a client that does not read: close at once.
+    ++context_.counters.send_timeouts;
+    return abort();
+  }
   if (now < deadline_) return;
   deadline_ = kNoDeadline;
   switch (phase_) {
-    case Phase::Reading:  // the header section did not complete in time
-      ++context_.counters.header_timeouts;
+    case Phase::Reading:
       return_parser();
+      if (timer_ == Timer::FirstByte) {
+        // Nothing was asked, so nothing is answered (a 408 could be read as
+        // the answer to a request sent just now); the close is graceful all
+        // the same, should that request be on its way.
+        ++context_.counters.idle_timeouts;
+        return drain_then(AfterDrain::Linger);
+      }
+      ++(timer_ == Timer::Body ? context_.counters.body_timeouts
+                               : context_.counters.header_timeouts);
       return respond(error_response(408));
     case Phase::Sleeping:  // the /sleep is over
       phase_ = Phase::Reading;
@@ -149,6 +161,8 @@ int Session::gather(iovec* iov, int max_iov) const {
 }
 
 void Session::sent(std::size_t bytes) {
+  // Progress: the send timeout runs again from the next Write step.
+  if (bytes != 0) send_deadline_ = kNoDeadline;
   if (taken_ != 0) {
     taken_ -= std::min<std::uint64_t>(bytes, taken_);
     return;
@@ -178,34 +192,55 @@ void Session::serve(std::span<const char> input, Clock::time_point now) {
   // Every complete request is answered, in order, until the input runs out or
   // this session must stop reading (a wait, too much owed, a close).
   while (!input.empty() && phase_ == Phase::Reading) {
-    if (!parser_) parser_.emplace(context_.parsers.take());
-    ParseResult parsed = parser_->parse(input);
+    if (!parser_.held()) parser_ = context_.parsers.take();
+    ParseResult parsed = parser_.parse(input);
     input = input.subspan(parsed.consumed);
     // NeedMore: the parser consumed (and copied what it needs of) all input.
     parser_holds_bytes_ = parsed.status == ParseStatus::NeedMore;
+    // Its head is in: an Expect is answered now, before the body is read
+    // (and before an error in the body, should the same read hold one).
+    if (parser_.request().has_expect && parser_.head_accepted() && !head_answered_) {
+      head_answered_ = true;
+      if (!meet_expectation()) break;
+    }
     if (parser_holds_bytes_) break;
-    // This request is in: the next one runs its own header deadline.
+    // This request is in: the next one runs its own deadlines.
+    head_answered_ = false;
+    request_seen_ = true;
     deadline_ = kNoDeadline;
     ++context_.counters.requests;
     if (parsed.status == ParseStatus::Error) {
       ++context_.counters.bad_requests;
-      respond(error_response(parser_->error_status()));
+      respond(error_response(parser_.error_status()));
       break;
     }
-    answer(route(parser_->request(), context_.config.limits), now);
+    answer(route(parser_.request(), context_.config.limits), now);
   }
   // When the input ended exactly at the end of a request, the parser goes
   // back to the pool: an idle session holds none. It stays while it holds
   // bytes of the next request, or blank lines before one (RFC 9112 lets a
   // server skip those, but they count against --max-header-bytes: an endless
   // stream of them ends in 431).
-  if (parser_ && (!parser_holds_bytes_ || phase_ != Phase::Reading)) return_parser();
+  if (parser_.held() && (!parser_holds_bytes_ || phase_ != Phase::Reading)) return_parser();
   // Requests pipelined behind one that waits, or behind too much output, are
   // kept as bytes until this session reads again. After an answer that
   // closes the connection they are dropped: nobody will answer them.
   const bool closing = phase_ == Phase::Draining && after_drain_ != AfterDrain::ReadAgain;
   if (!input.empty() && !closing) keep(input);
   update_deadline(now);
+}
+
+// RFC 9110 §10.1.1 (router.hpp's answer_expectation()): a 100 Continue goes
+// out ahead of the body; a final answer from the head alone ends the request
+// here, and false says so.
+bool Session::meet_expectation() {
+  const ExpectAnswer expect = answer_expectation(parser_.request(), context_.config.limits);
+  if (expect.send_continue) output().append(kContinue);
+  if (!expect.final) return true;
+  request_seen_ = true;
+  ++context_.counters.requests;
+  respond(expect.response);
+  return false;
 }
 
 void Session::answer(const Plan& plan, Clock::time_point now) {
@@ -228,9 +263,11 @@ void Session::answer(const Plan& plan, Clock::time_point now) {
 void Session::respond(const Response& response) {
   serialize(response, context_.config.server_name, output());
   if (response.close) {
-    // After an error the client may still be sending: close gracefully, or
-    // the kernel's reset could destroy the answer before it is read.
-    drain_then(response.status >= 400 ? AfterDrain::Linger : AfterDrain::Close);
+    // Every close we start is graceful (RFC 9112 §9.6): the client may still
+    // be sending (a refused body, requests pipelined behind Connection:
+    // close), and a close with its bytes unread makes the kernel send a
+    // reset, which can destroy our answer before the client reads it.
+    drain_then(AfterDrain::Linger);
   } else if (pending_output() > context_.config.max_output_bytes) {
     // A client that pipelines but does not read: stop reading (and so stop
     // answering) until it has taken what it is owed.
@@ -255,24 +292,61 @@ void Session::drain_then(AfterDrain after) {
 void Session::close() {
   phase_ = Phase::Closed;
   deadline_ = kNoDeadline;
+  send_deadline_ = kNoDeadline;
   return_parser();
   unparsed_.reset();
   deferred_.reset();
 }
 
-// The deadline of the Reading phase: the header timeout runs from a request's
-// first byte until its header section is complete (restarted for each
-// request: serve() clears it as each one completes); an idle connection
-// between requests is not timed. A deadline on the body, or on an idle
-// connection, would be one more branch here, answered in expired().
+// Closes with nothing more sent: what is owed is dropped, as nobody will
+// take it.
+void Session::abort() {
+  context_.scratch.consume(context_.scratch.pending());
+  out_ = OutputQueue{};
+  taken_ = 0;
+  close();
+}
+
+// The deadline of the Reading phase, one clock at a time, each running from
+// where it starts until what it waits for has come (a trickle does not
+// restart it):
+//   first byte  from the connection's start to the first byte of a request,
+//               where a model sets it (the blocking ones: a silent client
+//               holds a thread);
+//   header      from a request's first byte to the end of its header section;
+//   body        from there to the end of its body.
+// serve() stops the clock as each request completes, so the next request
+// runs its own. An idle keep-alive connection between requests is not timed.
 void Session::update_deadline(Clock::time_point now) {
   if (phase_ != Phase::Reading) return;
-  const bool waiting_for_header = parser_ && parser_->in_progress() && !parser_->headers_complete();
-  if (!waiting_for_header) {
+  Timer wanted = Timer::FirstByte;
+  if (parser_.held() && parser_.in_progress()) {
+    request_seen_ = true;
+    wanted = parser_.headers_complete() ? Timer::Body : Timer::Header;
+  } else if (request_seen_ || context_.config.first_byte_timeout_ms == 0) {
+    // Between requests, the common case on a busy keep-alive connection.
+    timer_ = Timer::None;
     deadline_ = kNoDeadline;
-  } else if (deadline_ == kNoDeadline) {
-    deadline_ = now + std::chrono::milliseconds(context_.config.header_timeout_ms);
+    return;
   }
+  if (wanted == timer_ && deadline_ != kNoDeadline) return;  // that clock runs on
+  timer_ = wanted;
+  const SessionConfig& config = context_.config;
+  const std::uint32_t ms = wanted == Timer::FirstByte ? config.first_byte_timeout_ms
+                           : wanted == Timer::Header  ? config.header_timeout_ms
+                                                      : config.body_timeout_ms;
+  deadline_ = now + std::chrono::milliseconds(ms);
+}
+
+// A Write step's deadline: the phase's, or sooner the send deadline where a
+// model sets a send timeout. Owed bytes must start moving within it of the
+// first Write step that offers them; each write that moves some restarts it
+// (sent()), so a slow reader is never cut off, only one that takes nothing.
+Clock::time_point Session::write_deadline(Clock::time_point now) {
+  const std::uint32_t ms = context_.config.send_timeout_ms;
+  if (ms == 0) return deadline_;
+  if (send_deadline_ == kNoDeadline) send_deadline_ = now + std::chrono::milliseconds(ms);
+  return std::min(deadline_, send_deadline_);
 }
 
 // Input that cannot be parsed now, behind what is already kept. Rare (a
@@ -285,9 +359,9 @@ void Session::keep(std::span<const char> input) {
 
 void Session::return_parser() {
   parser_holds_bytes_ = false;
-  if (!parser_) return;
-  context_.parsers.give_back(std::move(*parser_));
-  parser_.reset();
+  head_answered_ = false;
+  // Moved from, parser_ holds nothing again.
+  if (parser_.held()) context_.parsers.give_back(std::move(parser_));
 }
 
 // Answers are built in the shared scratch queue unless this session already

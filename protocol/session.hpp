@@ -9,20 +9,25 @@
 // as router.hpp's plan is carried out, and this file is the only place the
 // protocol's rules live.
 //
-//   phase      steps out            reads  deadline        and then
-//   ---------  -------------------  -----  --------------  ------------------------------------
-//   Reading    Write (answers       yes    header timeout  /sleep: Sleeping; /cpu: Burning;
-//              owed), Wait                                 a closing answer, EOF, 408, more
-//                                                          owed than the high-water mark:
-//                                                          Draining
-//   Sleeping   Write, Wait          no     end of /sleep   deadline: answer it, Reading
-//   Burning    Write, BurnCpu,      no     -               work_done(): answer it, Reading
+//   phase      steps out            reads  deadline          and then
+//   ---------  -------------------  -----  ----------------  ----------------------------------
+//   Reading    Write (answers       yes    first byte (block- /sleep: Sleeping; /cpu: Burning;
+//              owed, a 100          ing models), header,  an answer that closes, a
+//              Continue), Wait             body              timeout, EOF, more owed than the
+//                                                            high-water mark: Draining
+//   Sleeping   Write, Wait          no     end of /sleep     deadline: answer it, Reading
+//   Burning    Write, BurnCpu,      no     -                 work_done(): answer it, Reading
 //              Wait
-//   Draining   Write; then Close    no     -               all written: Reading again, Close,
-//              or ShutdownWrite                            or ShutdownWrite and Lingering
-//   Lingering  Wait                 yes    linger time     EOF, error, deadline or enough
-//                                                          bytes thrown away: Close
-//   Closed     Close                -      -               -
+//   Draining   Write; then Close    no     -                 all written: Reading again, Close
+//              or ShutdownWrite                              (after EOF), or ShutdownWrite and
+//                                                            Lingering (every close we start)
+//   Lingering  Wait                 yes    linger time       EOF, error, deadline or enough
+//                                                            bytes thrown away: Close
+//   Closed     Close                -      -                 -
+//
+// While answers are owed, a Write step also carries the send deadline (the
+// blocking models set one: a write that makes no progress for that long
+// closes the session, without lingering, since nobody reads what we send).
 //
 // A driver's loop: call next(), do the step, report what happened (sent(),
 // received(), end_of_input(), failed(), expired(), work_done()), call next()
@@ -43,7 +48,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 
@@ -140,14 +144,19 @@ class Session {
   enum class Phase : std::uint8_t { Reading, Sleeping, Burning, Draining, Lingering, Closed };
   // What Draining leads to once everything owed is written.
   enum class AfterDrain : std::uint8_t { ReadAgain, Close, Linger };
+  // What the Reading phase's deadline is timing.
+  enum class Timer : std::uint8_t { None, FirstByte, Header, Body };
 
   void serve(std::span<const char> input, Clock::time_point now);
+  bool meet_expectation();
   void answer(const Plan& plan, Clock::time_point now);
   void respond(const Response& response);
   void wait_for(Phase phase, const Response& response, std::uint32_t cpu_us = 0);
   void drain_then(AfterDrain after);
   void close();
+  void abort();
   void update_deadline(Clock::time_point now);
+  Clock::time_point write_deadline(Clock::time_point now);
   void keep(std::span<const char> input);
   void return_parser();
   OutputQueue& output();
@@ -164,15 +173,19 @@ class Session {
   std::uint32_t lingered_bytes_ = 0;  // Lingering: read and thrown away so far
   Phase phase_ = Phase::Reading;
   AfterDrain after_drain_ = AfterDrain::ReadAgain;
+  Timer timer_ = Timer::None;         // Reading: what deadline_ times
   bool burn_handed_out_ : 1 = false;  // Burning: the BurnCpu step was given
   bool input_ended_ : 1 = false;      // end_of_input() was reported
   bool parser_holds_bytes_ : 1 = false;
-  Clock::time_point deadline_ = kNoDeadline;  // the current phase's, if any
-  std::optional<RequestParser> parser_;       // only while a request is arriving
-  OutputQueue out_;                           // owed, not yet taken by the socket
-  std::uint64_t taken_ = 0;                   // owed, handed over with take_output()
-  std::unique_ptr<std::string> unparsed_;     // input behind a request that waits, not parsed yet
-  std::unique_ptr<Deferred> deferred_;        // while Sleeping or Burning
+  bool request_seen_ : 1 = false;                  // a request has begun: the first byte came
+  bool head_answered_ : 1 = false;                 // this request's Expect was answered
+  Clock::time_point deadline_ = kNoDeadline;       // the current phase's, if any
+  Clock::time_point send_deadline_ = kNoDeadline;  // owed bytes must move by then
+  RequestParser parser_{RequestParser::None{}};    // held only while a request arrives
+  OutputQueue out_;                                // owed, not yet taken by the socket
+  std::uint64_t taken_ = 0;                        // owed, handed over with take_output()
+  std::unique_ptr<std::string> unparsed_;  // input behind a request that waits, not parsed yet
+  std::unique_ptr<Deferred> deferred_;     // while Sleeping or Burning
 };
 
 }  // namespace iomodels::http

@@ -9,9 +9,18 @@ Run by hand (it starts server-epoll from --build, nginx with the bench's
 peer config and scripts/peers/node_hello.js, each on a free loopback port,
 and stops them). A cell lists the statuses of every response that came
 back before the server closed or went quiet for a second: "400" is one
-answer; "200 200" means the bytes were read as two requests; "+body" marks
+answer; "200 200" means the bytes were read as two requests ("200 ×2001":
+as 2001); "+body" marks
 a HEAD answer that carried a body; "(open)" means the server kept the
-connection open, waiting for more; "closed" a close without any answer.
+connection open, waiting for more; "closed" a close without any answer;
+"(reset)" a close by RST instead of FIN (the server closed with bytes of
+ours unread: on a real network the reset can destroy its answer). Where the
+bytes go in parts (the head, then the body of an Expect request), the part
+is sent once the server has been quiet for a second, " · " separates what
+each part got, and "—" is a part that got nothing. The timeout rows run ours with --header-timeout-ms and
+--body-timeout-ms of 2 s and wait up to 4 s of silence; the peers keep
+their own timeouts (nginx 60 s, Node.js headersTimeout 10 s, checked every
+30 s), so "(open)" there means "not within 4 s".
 Bodies go to /echo on our server, to /hello on the peers (both answer 200).
 """
 from __future__ import annotations
@@ -34,8 +43,15 @@ H = "Host: x\r\n"
 CHUNKED = "Transfer-Encoding: chunked\r\n"
 NEXT = "GET /hello HTTP/1.1\r\n" + H + "\r\n"
 
+# Our timeouts while this script runs, and how long a timeout row waits.
+OUR_TIMEOUT_MS = 2000
+TIMEOUT_WAIT_S = 4.0
+EXPECT_HEAD = "POST {P} HTTP/1.1\r\n" + H + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+
 # (rule, what is sent, the test that checks it here). {P} is the path that
-# takes a body.
+# takes a body. What is sent is one string, or a list of parts sent one
+# after the other (each once the server is quiet); a row whose rule names a
+# timeout waits longer for the answer.
 CASES = [
     ("§2.2 bare CR inside a field line", "GET /hello HTTP/1.1\r\n" + H + "Foo:\rXContent-Length: 26\r\n\r\n" + NEXT,
      "Conformance.BareCrIs400; Errors BareCrBeforeAField"),
@@ -87,6 +103,33 @@ CASES = [
      "Router.HeadIsGetWithoutTheBody; black-box Head*, curl -I"),
     ("§2.2 empty lines before a request", "\r\n\r\nGET /hello HTTP/1.1\r\n" + H + "\r\n",
      "RequestParser.EmptyLinesBeforeARequestAreSkippedButCounted"),
+    ("RFC 9110 §10.1.1 `Expect: 100-continue`: the head, then the body", [EXPECT_HEAD, "hello"],
+     "SessionTest.ContinueBeforeTheBodyThenTheFinalAnswer; black-box ExpectContinue*, curl -T, "
+     "http.client"),
+    ("RFC 9110 §10.1.1 Expect, the head decides: 413 (100 MB)",
+     ["POST {P} HTTP/1.1\r\n" + H + "Expect: 100-continue\r\nContent-Length: 100000000\r\n\r\n", "hello"],
+     "SessionTest.TheFinalStatusAtOnceWhenTheHeadDecidesIt; Conformance.ExpectGetsTheFinalStatusAtOnce*"),
+    ("RFC 9110 §10.1.1 Expect, the head decides: 404",
+     ["POST /nope HTTP/1.1\r\n" + H + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n", "hello"],
+     "SessionTest.TheFinalStatusAtOnceWhenTheHeadDecidesIt; Conformance.ExpectGetsTheFinalStatusAtOnce*"),
+    ("RFC 9110 §10.1.1 `Expect: foo` (417)", "GET /hello HTTP/1.1\r\n" + H + "Expect: foo\r\n\r\n",
+     "SessionTest.UnknownExpectationGets417*; Conformance.UnknownExpectationGets417"),
+    ("RFC 9110 §10.1.1 HTTP/1.0 with `Expect: 100-continue` (ignored)",
+     ["POST {P} HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", "hello"],
+     "SessionTest.Http10ExpectIsIgnored; Conformance.Http10ExpectIsIgnored"),
+    ("§9.6 `Connection: close` with requests pipelined behind",
+     "GET /hello HTTP/1.1\r\n" + H + "Connection: close\r\n\r\n" + NEXT * 8000,
+     "SessionTest.ConnectionCloseWithPipelinedBytesBehindIsGraceful; "
+     "Conformance.ConnectionCloseWithPipelinedBytesBehindClosesGracefully"),
+    ("§9.6 an error (obs-fold) with requests pipelined behind",
+     "GET /hello HTTP/1.1\r\n" + H + "X-A: a\r\n b\r\n\r\n" + NEXT * 8000,
+     "Errors StatusThenClose (every case)"),
+    ("header timeout restarted per request (a complete request, then half a head)",
+     NEXT + "GET /hello HTTP/1.1\r\n",
+     "SessionTest.HeaderDeadlineRestartsForEachPipelinedRequest; HeaderTimeout.*"),
+    ("body timeout (5 of 1000 body bytes, then nothing)",
+     "POST {P} HTTP/1.1\r\n" + H + "Content-Length: 1000\r\n\r\nhello",
+     "SessionTest.Body*; BodyTimeout.*"),
 ]
 
 
@@ -107,29 +150,8 @@ def wait_listening(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def exchange(port: int, data: bytes, head_request: bool) -> str:
-    """Sends data, reads until close or 1 s of silence; the statuses seen."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    try:
-        s.sendall(data)
-    except OSError:
-        pass
-    s.settimeout(1.0)
-    got = b""
-    closed = False
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            break
-        except OSError:
-            closed = True
-            break
-        if not chunk:
-            closed = True
-            break
-        got += chunk
-    s.close()
+def statuses_in(got: bytes, head_request: bool) -> list[str]:
+    """The status of every response in got, in order."""
     statuses = []
     pos = 0
     while (m := re.compile(rb"HTTP/1\.[01] (\d{3})").search(got, pos)):
@@ -145,8 +167,62 @@ def exchange(port: int, data: bytes, head_request: bool) -> str:
             else:
                 statuses[-1] += "+body"
         pos = head_end + 4 + body
-    cell = " ".join(statuses) if statuses else "closed" if closed else "(no answer)"
-    if statuses and not closed:
+    return statuses
+
+
+def runs(statuses: list[str]) -> str:
+    """The statuses, a run of three or more of one shown once with its count."""
+    out: list[str] = []
+    i = 0
+    while i < len(statuses):
+        j = i
+        while j < len(statuses) and statuses[j] == statuses[i]:
+            j += 1
+        out += [f"{statuses[i]} ×{j - i}"] if j - i >= 3 else statuses[i:j]
+        i = j
+    return " ".join(out)
+
+
+def exchange(port: int, parts: list[bytes], head_request: bool, quiet_s: float) -> str:
+    """Sends each part once the server has been quiet for quiet_s (or has
+    closed), reads until close or quiet_s of silence; the statuses seen."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.settimeout(quiet_s)
+    seen = []
+    closed = ""  # "", "closed" (FIN) or "reset" (RST)
+    for data in parts:
+        if closed:
+            break  # the rest is never sent: the server has closed
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+        got = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = "reset"
+                break
+            except OSError:
+                closed = "closed"
+                break
+            if not chunk:
+                closed = "closed"
+                break
+            got += chunk
+        statuses = statuses_in(got, head_request)
+        # "—": nothing came back for this part, and the connection is open.
+        seen.append(runs(statuses) if statuses else "closed" if closed else "—")
+    s.close()
+    cell = " · ".join(seen)
+    if cell == "—":
+        return "(no answer)"
+    if closed == "reset":
+        cell += " (reset)"
+    elif not closed:
         cell += " (open)"
     return cell
 
@@ -168,8 +244,10 @@ def main() -> int:
     procs = []
     try:
         port = free_port()
-        procs.append(subprocess.Popen([str(ours_bin), "--port", str(port)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen([str(ours_bin), "--port", str(port),
+                                       "--header-timeout-ms", str(OUR_TIMEOUT_MS),
+                                       "--body-timeout-ms", str(OUR_TIMEOUT_MS)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         servers["ours (server-epoll)"] = (port, "/echo")
         port = free_port()
         procs.append(subprocess.Popen(nginx_argv(port, run_dir / "nginx", args.nginx),
@@ -186,12 +264,14 @@ def main() -> int:
 
         print("| rule (RFC 9112 unless said) | checked by | " + " | ".join(servers) + " |")
         print("|---|---|" + "---|" * len(servers))
-        for rule, text, test in CASES:
+        for rule, sent, test in CASES:
+            texts = [sent] if isinstance(sent, str) else sent
+            quiet = TIMEOUT_WAIT_S if "timeout" in rule else 1.0
             cells = []
             for port, body_path in servers.values():
-                data = text.replace("{P}", body_path).encode("latin-1")
-                cells.append(exchange(port, data, text.startswith("HEAD")))
-            print(f"| {rule} | {test} | " + " | ".join(cells) + " |")
+                parts = [t.replace("{P}", body_path).encode("latin-1") for t in texts]
+                cells.append(exchange(port, parts, texts[0].startswith("HEAD"), quiet))
+            print(f"| {rule} | {test} | " + " | ".join(cells) + " |", flush=True)
     finally:
         for p in procs:
             p.terminate()

@@ -14,7 +14,11 @@ int main(int argc, char** argv) {
   ServerCommandLine cli("blocking",
                         "One thread: accept a client, serve it (keep-alive, pipelining) until it "
                         "closes, then accept the next; the others wait in the listen backlog. "
-                        "--header-timeout-ms is enforced (SO_RCVTIMEO on the one connection).");
+                        "Every timeout is enforced with SO_RCVTIMEO/SO_SNDTIMEO on the one "
+                        "connection; a client that stays silent (--first-byte-timeout-ms) or "
+                        "does not read (--send-timeout-ms) holds the server until its timeout, "
+                        "an idle keep-alive client for as long as it stays.");
+  cli.add_blocking_timeouts();
   ServerOptions options = cli.parse(argc, argv);
   ignore_sigpipe();
   log_fd_limit(cli.model());

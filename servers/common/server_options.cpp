@@ -8,6 +8,17 @@
 namespace po = boost::program_options;
 
 namespace iomodels {
+namespace {
+
+// The blocking models' first-byte and send timeouts by default: as long as
+// --header-timeout-ms, ample for any client that means to talk, and short
+// enough that --pool's silent or never-reading clients free their threads.
+constexpr long long kBlockingTimeoutMs = 10'000;
+// A day: any longer is a mistake, and every deadline stays far inside the
+// 32 bits of milliseconds a SessionConfig holds.
+constexpr long long kMaxTimeoutMs = 86'400'000;
+
+}  // namespace
 
 ServerCommandLine::ServerCommandLine(std::string model, std::string summary)
     : model_name_(std::move(model)),
@@ -28,12 +39,26 @@ ServerCommandLine::ServerCommandLine(std::string model, std::string summary)
       "largest request line + header section; more gets 431")(
       "max-body", po::value<std::size_t>()->default_value(d.session.limits.max_body),
       "largest POST body and /bytes/{n}; a larger Content-Length gets 413")(
-      "header-timeout-ms", po::value<std::uint32_t>()->default_value(d.session.header_timeout_ms),
+      "header-timeout-ms", po::value<long long>()->default_value(d.session.header_timeout_ms),
       "time a started request may take to send its header section; then 408 "
       "(an idle keep-alive connection between requests is not timed out)")(
+      "body-timeout-ms", po::value<long long>()->default_value(d.session.body_timeout_ms),
+      "time a request's body may take from the end of its header section; then 408 and a "
+      "graceful close")(
       "max-output-bytes", po::value<std::size_t>()->default_value(d.session.max_output_bytes),
       "per connection: with more than this owed to a client that does not read, the server "
       "stops reading its requests until it has caught up");
+}
+
+void ServerCommandLine::add_blocking_timeouts() {
+  blocking_timeouts_ = true;
+  model_.add_options()(
+      "first-byte-timeout-ms", po::value<long long>()->default_value(kBlockingTimeoutMs),
+      "time a new connection may take to send the first byte of a request; then it is closed "
+      "without an answer (a silent client holds a thread until then)")(
+      "send-timeout-ms", po::value<long long>()->default_value(kBlockingTimeoutMs),
+      "time a write may go without the client taking a byte; then the connection is closed "
+      "(a client that does not read holds a thread until then)");
 }
 
 ServerOptions ServerCommandLine::parse(int argc, char** argv) {
@@ -62,14 +87,30 @@ ServerOptions ServerCommandLine::parse(int argc, char** argv) {
   http::SessionConfig& session = options.session;
   session.limits.max_header_bytes = values_["max-header-bytes"].as<std::size_t>();
   session.limits.max_body = values_["max-body"].as<std::size_t>();
-  session.header_timeout_ms = values_["header-timeout-ms"].as<std::uint32_t>();
   session.max_output_bytes = values_["max-output-bytes"].as<std::size_t>();
   session.server_name = server_name_;
   if (options.listen.backlog <= 0) fail("--backlog must be positive");
   if (session.limits.max_header_bytes < 64) fail("--max-header-bytes must be at least 64");
-  if (session.header_timeout_ms == 0) fail("--header-timeout-ms must be positive");
   if (session.max_output_bytes < 1024) fail("--max-output-bytes must be at least 1024");
+  auto timeout = [&](const char* name) {
+    return static_cast<std::uint32_t>(in_range(name, 1, kMaxTimeoutMs));
+  };
+  session.header_timeout_ms = timeout("header-timeout-ms");
+  session.body_timeout_ms = timeout("body-timeout-ms");
+  if (blocking_timeouts_) {
+    session.first_byte_timeout_ms = timeout("first-byte-timeout-ms");
+    session.send_timeout_ms = timeout("send-timeout-ms");
+  }
   return options;
+}
+
+long long ServerCommandLine::in_range(const char* name, long long low, long long high) const {
+  const long long value = values_[name].as<long long>();
+  if (value < low || value > high) {
+    fail("--" + std::string(name) + " must be between " + std::to_string(low) + " and " +
+         std::to_string(high));
+  }
+  return value;
 }
 
 void ServerCommandLine::fail(const std::string& message) const {

@@ -26,6 +26,11 @@ class ServerCommandLine {
 
   boost::program_options::options_description& model_options() { return model_; }
 
+  // The blocking models' --first-byte-timeout-ms and --send-timeout-ms
+  // (SPEC §4), where a silent or never-reading client holds a thread: call
+  // before parse(), which then sets them in the SessionConfig.
+  void add_blocking_timeouts();
+
   // Parses argv. --help prints the options and exits 0; a bad or unknown
   // option prints "server-<model>: <what is wrong>" and exits 2.
   ServerOptions parse(int argc, char** argv);
@@ -37,12 +42,18 @@ class ServerCommandLine {
   // values a server checks itself after parse().
   [[noreturn]] void fail(const std::string& message) const;
 
+  // The value of an option declared as po::value<long long>, or exit 2
+  // naming it and the range. Read signed and checked here: Boost would turn
+  // "-1" into a huge unsigned value.
+  long long in_range(const char* name, long long low, long long high) const;
+
  private:
   std::string model_name_;
   std::string server_name_;  // "iomodels-<model>": parse() puts it in the SessionConfig
   std::string summary_;
   boost::program_options::options_description common_;
   boost::program_options::options_description model_;
+  bool blocking_timeouts_ = false;
   boost::program_options::variables_map values_;
 };
 

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
            "watched. --reactors 1 is the Node.js shape, --reactors N the nginx shape (one\n"
            "loop per core, each with its own SO_REUSEPORT listener). /sleep arms a timer and\n"
            "the loop serves others meanwhile; /cpu runs on the loop and stalls it, unless\n"
-           "--offload hands it to worker threads. --header-timeout-ms is enforced (408).",
+           "--offload hands it to worker threads. --header-timeout-ms and --body-timeout-ms\n"
+           "are enforced (408).",
        .make_poller = [] { return std::make_unique<iomodels::epoll::EpollPoller>(); }});
 }

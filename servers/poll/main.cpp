@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
                   "server-epoll, but every wait hands the kernel the whole list of watched\n"
                   "descriptors and walks it back, so a wait costs in proportion to the\n"
                   "connections held, idle or not. --reactors, --offload, --processes and\n"
-                  "--max-connections as in server-epoll. --header-timeout-ms is enforced (408).",
+                  "--max-connections as in server-epoll. --header-timeout-ms and\n"
+                  "--body-timeout-ms are enforced (408).",
        .make_poller = [] { return std::make_unique<iomodels::poll::PollPoller>(); }});
 }

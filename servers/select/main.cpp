@@ -17,6 +17,6 @@ int main(int argc, char** argv) {
            "descriptor. select() cannot watch a descriptor at or above FD_SETSIZE (1024): such\n"
            "a connection is answered 503 and closed, and the log says so (at most once a\n"
            "second). --reactors, --offload, --processes and --max-connections as in\n"
-           "server-epoll. --header-timeout-ms is enforced (408).",
+           "server-epoll. --header-timeout-ms and --body-timeout-ms are enforced (408).",
        .make_poller = [] { return std::make_unique<iomodels::select::SelectPoller>(); }});
 }

@@ -36,7 +36,9 @@ const char* const kThreadedSummary =
     "and the queue is full, a new connection is answered '503 Service Unavailable' with a "
     "lingering close, counted and logged at most once a second. --pool 0 starts a new thread for "
     "every connection instead (the classic model; 503 if a thread cannot be started). "
-    "--header-timeout-ms is enforced (SO_RCVTIMEO on each connection).";
+    "Every timeout is enforced with SO_RCVTIMEO/SO_SNDTIMEO on each connection; a client that "
+    "stays silent (--first-byte-timeout-ms) or does not read (--send-timeout-ms) holds a worker "
+    "until its timeout, an idle keep-alive client for as long as it stays.";
 
 ThreadedOptions parse_threaded_options(ServerCommandLine& cli, int argc, char** argv) {
   cli.model_options().add_options()(
@@ -49,18 +51,12 @@ ThreadedOptions parse_threaded_options(ServerCommandLine& cli, int argc, char** 
       "(unused with --pool 0)")(
       "stack-kib", po::value<long long>()->default_value(0),
       "stack size of each connection thread in KiB; 0 = the C library's default (ulimit -s)");
+  cli.add_blocking_timeouts();
   ThreadedOptions options;
   options.server = cli.parse(argc, argv);
 
-  // Read as signed and checked here: Boost would turn "-1" into a huge
-  // unsigned value.
   auto in_range = [&](const char* name, long long low, long long high) {
-    long long value = cli.values()[name].as<long long>();
-    if (value < low || value > high) {
-      cli.fail("--" + std::string(name) + " must be between " + std::to_string(low) + " and " +
-               std::to_string(high));
-    }
-    return static_cast<std::size_t>(value);
+    return static_cast<std::size_t>(cli.in_range(name, low, high));
   };
   options.pool = in_range("pool", 0, kMaxThreads);
   options.queue = in_range("queue", 0, kMaxQueue);

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "net/socket.hpp"
 
@@ -173,6 +174,15 @@ std::string HttpConnection::read_raw(std::size_t max, std::chrono::milliseconds 
   std::string out = buffer_.substr(0, max);
   buffer_.erase(0, out.size());
   return out;
+}
+
+HttpConnection::Rest HttpConnection::read_until_close(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Rest rest;
+  while ((rest.how = fill(deadline)) == ReadStatus::Ok) {
+  }
+  rest.bytes = std::exchange(buffer_, {});
+  return rest;
 }
 
 bool HttpConnection::wait_closed(std::chrono::milliseconds timeout) {

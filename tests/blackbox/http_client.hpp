@@ -71,6 +71,17 @@ class HttpConnection {
   // reads only part of a response.
   std::string read_raw(std::size_t max, std::chrono::milliseconds timeout);
 
+  // Everything that arrives until the server closes, and how it closed:
+  // Closed (FIN: graceful), Reset (RST: it closed with our bytes unread, or
+  // aborted) or Timeout (still open). read_raw() then wait_close() cannot
+  // tell: a reset is reported once, to the read that meets it, and the next
+  // read sees EOF.
+  struct Rest {
+    ReadStatus how = ReadStatus::Timeout;
+    std::string bytes;
+  };
+  Rest read_until_close(std::chrono::milliseconds timeout = 5s);
+
   // True once the server has closed its side (EOF or reset) within the
   // timeout; bytes still arriving are discarded. False if it stays open.
   bool wait_closed(std::chrono::milliseconds timeout = 5s);

@@ -34,18 +34,24 @@ TEST_F(Lifecycle, HelpExitsZero) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("--port"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--header-timeout-ms"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--body-timeout-ms"), std::string::npos) << r.out;
 }
 
 TEST_F(Lifecycle, BadOptionsExitTwoWithAMessage) {
   // --port 0 comes first wherever the port is not the point, so that a
   // server that wrongly starts does not take a fixed port.
-  const std::vector<std::vector<std::string>> bad = {{"--port", "0", "--no-such-option"},
-                                                     {"--port", "70000"},
-                                                     {"--port", "http"},
-                                                     {"--port", "0", "--backlog", "0"},
-                                                     {"--port", "0", "--max-header-bytes", "x"},
-                                                     {"--port", "0", "--header-timeout-ms", "0"},
-                                                     {"--port", "0", "stray-argument"}};
+  const std::vector<std::vector<std::string>> bad = {
+      {"--port", "0", "--no-such-option"},
+      {"--port", "70000"},
+      {"--port", "http"},
+      {"--port", "0", "--backlog", "0"},
+      {"--port", "0", "--max-header-bytes", "x"},
+      {"--port", "0", "--header-timeout-ms", "0"},
+      {"--port", "0", "--header-timeout-ms", "-1"},
+      {"--port", "0", "--body-timeout-ms", "0"},
+      {"--port", "0", "--body-timeout-ms", "x"},
+      {"--port", "0", "--body-timeout-ms", "86400001"},
+      {"--port", "0", "stray-argument"}};
   for (const auto& args : bad) {
     std::string command;
     for (const std::string& a : args) command += a + " ";
@@ -53,6 +59,11 @@ TEST_F(Lifecycle, BadOptionsExitTwoWithAMessage) {
     ExitResult r = run_to_exit(suite().binary, args, 3s);
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_FALSE(r.err.empty());
+    // The message names the option at fault.
+    const std::string& named = args.size() > 2 ? args[2] : args[0];
+    if (named.starts_with("--")) {
+      EXPECT_NE(r.err.find(named.substr(2)), std::string::npos) << r.err;
+    }
     EXPECT_EQ(r.out.find("listening on"), std::string::npos);
   }
 }

@@ -44,6 +44,15 @@ inline long long ms_since(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+// Nothing more arrives on `c` (no answer past the last one read), and then
+// the server closes it gracefully: FIN, not RST.
+inline void expect_nothing_more_then_fin(HttpConnection& c,
+                                         std::chrono::milliseconds timeout = 3s) {
+  HttpConnection::Rest rest = c.read_until_close(timeout);
+  EXPECT_EQ(rest.bytes, "") << "more arrived after the last answer";
+  EXPECT_EQ(rest.how, ReadStatus::Closed) << "not closed with a FIN";
+}
+
 }  // namespace iomodels::testing
 
 // Reads one response into `var`, failing the test unless it arrived whole.

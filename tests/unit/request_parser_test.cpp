@@ -208,6 +208,24 @@ TEST(RequestParser, RequestFieldsAreReadyWhenTheHeaderIs) {
   EXPECT_TRUE(chunked.request().chunked);
 }
 
+// RFC 9110 §5.3: several Expect lines are one list; the session must see
+// every member, or "Expect: 100-continue" could hide an expectation a
+// second line makes.
+TEST(RequestParser, ExpectLinesAreJoinedIntoOneList) {
+  const std::string head =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n"
+      "Expect: foo\r\n\r\n";
+  for (std::size_t cut = 1; cut <= head.size(); ++cut) {
+    RequestParser parser;
+    ASSERT_EQ(parser.parse(std::string_view(head).substr(0, cut)).status, ParseStatus::NeedMore);
+    if (cut < head.size()) {
+      ASSERT_EQ(parser.parse(std::string_view(head).substr(cut)).status, ParseStatus::NeedMore);
+    }
+    ASSERT_TRUE(parser.headers_complete()) << "cut at " << cut;
+    EXPECT_EQ(parser.request().expect, "100-continue, foo") << "cut at " << cut;
+  }
+}
+
 TEST(RequestParser, BodyMemoryFollowsTheBytesNotContentLength) {
   // A 60-byte header announcing 8 MiB must not commit 8 MiB.
   RequestParser parser;

@@ -5,8 +5,10 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "protocol/body_pattern.hpp"
+#include "protocol/request_rules.hpp"
 
 namespace iomodels::http {
 namespace {
@@ -149,11 +151,99 @@ TEST(Router, ConnectionCloseAndHttp10) {
 }
 
 TEST(Router, ErrorResponsesCloseWithTheirStatus) {
-  for (int status : {400, 408, 413, 431, 501, 505}) {
+  for (int status : {400, 408, 413, 417, 431, 501, 505}) {
     Response r = error_response(status);
     EXPECT_EQ(r.status, status);
     EXPECT_TRUE(r.close);
     EXPECT_NE(status_reason(status), "Unknown");
+  }
+}
+
+// RFC 9110 §10.1.1: "100-continue" (any case) is the one expectation; any
+// other member of the list is one we cannot meet; an empty list asks nothing.
+TEST(Router, ExpectationsAreReadAsAList) {
+  using rules::Expectation;
+  for (const char* value : {"100-continue", "100-Continue", " 100-CONTINUE ", "100-continue,",
+                            ", 100-continue", "100-continue, 100-continue"}) {
+    EXPECT_EQ(rules::expectation(value), Expectation::Continue) << value;
+  }
+  for (const char* value :
+       {"foo", "100-continue, foo", "foo, 100-continue", "100-continue;a=b", "100-continue=1",
+        "100-continues", "1OO-continue", "\"100-continue\""}) {
+    EXPECT_EQ(rules::expectation(value), Expectation::Unknown) << value;
+  }
+  for (const char* value : {"", " ", ",", " , "}) {
+    EXPECT_EQ(rules::expectation(value), Expectation::None) << "'" << value << "'";
+  }
+}
+
+// What the Expect field of a request gets once its head is in (the body
+// not yet): the parser keeps the head's views until it is fed again.
+ExpectAnswer expect_for(const std::string& head, Limits limits = {}) {
+  static std::unique_ptr<RequestParser> parser;
+  parser = std::make_unique<RequestParser>(limits);
+  parser->parse(head);
+  EXPECT_TRUE(parser->headers_complete()) << head;
+  return answer_expectation(parser->request(), limits);
+}
+
+TEST(Router, ContinueWhenTheBodyIsWanted) {
+  for (const char* head :
+       {"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n",
+        // A body on a GET is read and dropped; its answer is a success.
+        "GET /hello HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"}) {
+    ExpectAnswer a = expect_for(head);
+    EXPECT_TRUE(a.send_continue) << head;
+    EXPECT_FALSE(a.final) << head;
+  }
+  EXPECT_EQ(kContinue, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+TEST(Router, TheHeadsOwnErrorInsteadOfContinue) {
+  const std::pair<const char*, int> cases[] = {
+      {"POST /nope HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 404},
+      {"POST /hello HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 405},
+      {"PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n",
+       405},
+  };
+  for (const auto& [head, status] : cases) {
+    ExpectAnswer a = expect_for(head);
+    EXPECT_FALSE(a.send_continue) << head;
+    ASSERT_TRUE(a.final) << head;
+    EXPECT_EQ(a.response.status, status) << head;
+    EXPECT_TRUE(a.response.close) << "the body is not read: the connection cannot go on";
+  }
+}
+
+TEST(Router, UnknownExpectationIs417) {
+  for (const char* head :
+       {"GET /hello HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, foo\r\nContent-Length: 5\r\n\r\n",
+        "POST /nope HTTP/1.1\r\nHost: x\r\nExpect: bar\r\nContent-Length: 5\r\n\r\n"}) {
+    ExpectAnswer a = expect_for(head);
+    ASSERT_TRUE(a.final) << head;
+    EXPECT_EQ(a.response.status, 417) << head;
+    EXPECT_TRUE(a.response.close);
+    EXPECT_FALSE(a.send_continue);
+  }
+}
+
+TEST(Router, NothingToAnswerWithoutABodyOrInHttp10) {
+  for (const char* head :
+       {"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n",
+        // RFC 9110 §10.1.1: an HTTP/1.0 request's 100-continue MUST be
+        // ignored; other expectations too (see answer_expectation()).
+        "POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        "POST /echo HTTP/1.0\r\nExpect: foo\r\nContent-Length: 5\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: x\r\nExpect:\r\n\r\n"}) {
+    ExpectAnswer a = expect_for(head);
+    EXPECT_FALSE(a.send_continue) << head;
+    EXPECT_FALSE(a.final) << head;
   }
 }
 
@@ -184,8 +274,8 @@ TEST(Serialize, Http10KeepAliveIsSaid) {
 
 TEST(Serialize, BytesBodyIsThePattern) {
   for (std::uint64_t n : {0ull, 1ull, 61ull, 65536ull, 200000ull}) {
-    std::string bytes =
-        render(plan_for("GET /bytes/" + std::to_string(n) + " HTTP/1.1\r\nHost: x\r\n\r\n").response);
+    std::string bytes = render(
+        plan_for("GET /bytes/" + std::to_string(n) + " HTTP/1.1\r\nHost: x\r\n\r\n").response);
     auto body_at = bytes.find("\r\n\r\n") + 4;
     ASSERT_EQ(bytes.size() - body_at, n);
     EXPECT_NE(bytes.find("Content-Length: " + std::to_string(n) + "\r\n"), std::string::npos);
