@@ -57,7 +57,8 @@ def evidence_only(claims) -> None:
     check(row and "10000" not in row, f"the rejecting point at 10000 connections was used: {row}")
     check("`hello__threaded-pool64__100__r0,1,2`" in text and "`hello__epoll__100__r0,1,2`" in text,
           "the claims table does not name the points its figures came from")
-    check("95 % interval" in text, "repeated points give no interval")
+    check("(interval over 3 repeats, 75 % confidence)" in text,
+          "repeated points give no interval, or not what it is worth")
     # An older CSV without the `valid` column: judged from the reason and the
     # share of non-2xx answers.
     old = (valid + rejecting).replace(",ok,,1,", ",ok,,,").replace(",ok,loadgen exit 3,0,", ",ok,,,")

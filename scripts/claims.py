@@ -15,7 +15,7 @@ Only valid macro points are evidence: a point the load generator called
 invalid (exit 3), whose answers were mostly rejections, or where some
 connections never opened is left out, and every macro figure names the
 point folders it came from (the table's last column). Where a point was
-repeated, the ratios carry a 95 % bootstrap interval (benchlib/stats.py)
+repeated, the ratios carry a bootstrap interval and its real confidence (benchlib/stats.py)
 and a verdict that the interval does not settle is *undecided*.
 """
 from __future__ import annotations
@@ -494,7 +494,8 @@ def pool_efficiency(micro: dict, macro: Macro) -> Claim:
         if cp and ce:
             iv = _ratio(rp, re, "server_cpu_us_per_req")
             if iv is not None and iv.method != "single":
-                spread = f"{iv.text(2)} (95 % interval over {iv.n} repeats)"
+                spread = (f"{iv.text(2)} (interval over {iv.n} repeats, "
+                          f"{iv.confidence_text()} confidence)")
                 if iv.lo >= POOL_CLEARLY_WORSE:
                     return Claim(claim, micro_text, macro_text, HOLDS,
                                  f"the pool spends {spread} the server CPU per request{note}")

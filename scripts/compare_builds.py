@@ -15,8 +15,9 @@ server's user+system time from /proc/PID/stat (10 ms ticks: over 5 s runs
 at tens of thousands of requests/s the tick is well under 1 %), read just
 before and just after the measured run, divided by the answers the loadgen
 counted. The printout gives each pair's median µs/request and each build's
-ratio to the first one, with a bootstrap 95 % interval over the rounds
-(scripts/benchlib/stats.py); "within the noise" means the interval holds 1.
+ratio to the first one, with a bootstrap interval over the rounds and the
+exact confidence of that interval (scripts/benchlib/stats.py: from 5
+rounds it is their range, 94 %); "within the noise" means it holds 1.
 
 Used for issues 15 and 16 (epoll before and after the session refactoring
 and the RFC rules); the figures are in their closing notes.
@@ -155,7 +156,7 @@ def main():
             os.unlink(tmp)
     ref = builds[0][0]
     print(f"server CPU per request (µs), median of {args.rounds} rounds; ratio to {ref} "
-          f"with its bootstrap 95 % interval")
+          f"with its bootstrap interval (confidence)")
     for c in conns:
         for name, _ in builds:
             line = f"c={c:<5} {name:>10} {statistics.median(samples[(name, c)].values()):7.3f}"
@@ -163,7 +164,7 @@ def main():
                 # Paired by round: each round ran both builds within seconds.
                 ratio = stats.ratio_interval(samples[(name, c)], samples[(ref, c)])
                 verdict = "within the noise" if ratio.contains(1.0) else "differs"
-                line += f"  x{ratio.text()} {verdict}"
+                line += f"  x{ratio.text()} ({ratio.confidence_text()}) {verdict}"
             print(line)
     if args.json:
         with open(args.json, "w") as f:

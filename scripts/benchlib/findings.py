@@ -118,7 +118,7 @@ def _ratio_line(rows, what, sc, x, col, a, b, goal) -> str:
         verdict = f"**{v}**: {why}"
     medians = f"{va:,.2f} / {vb:,.2f}; " if va and vb else ""
     return (f"| {a} / {b}: {what} | {at} ({_source(rows, sc, a, b, x)}) | {medians}**{iv.text()}** "
-            f"| {_goal(goal)} | {verdict} |")
+            f"({iv.confidence_text()}) | {_goal(goal)} | {verdict} |")
 
 
 def peer_ratios(rows: list[dict]) -> list[str]:
@@ -135,16 +135,23 @@ def peer_ratios(rows: list[dict]) -> list[str]:
                 out.append(_ratio_line(rows, what, "open-loop", f, col, a, b, goal))
     if not out:
         return []
-    return ["### Against the reference peers (same run, ratios with 95 % intervals)\n",
+    return ["### Against the reference peers (same run, ratios with their intervals)\n",
             "Issue 9's goals for `server-epoll --reactors 1`. Each ratio is the median of the "
             "per-round ratios of the valid repeats (the models of a round ran side by side, in a "
             "shuffled order), with its 95 % percentile-bootstrap interval in brackets; the verdict "
             "is *met* when the whole interval is within the goal, *not met* when the whole "
             "interval is outside it, and *undecided* when the interval straddles the goal or a "
-            "side has a single valid repeat. Compare every interval's width with the A/A noise "
-            "floor above. µs for CPU and latency, bytes for memory.\n",
-            "| comparison | where (evidence) | medians; ratio [95 % interval] | goal | verdict |",
+            "side has a single valid repeat. " + CONFIDENCE_NOTE + " Compare every interval's "
+            "width with the A/A noise floor above. µs for CPU and latency, bytes for memory.\n",
+            "| comparison | where (evidence) | medians; ratio [interval] (confidence) | goal | verdict |",
             "|---|---|---|---|---|", *out, ""]
+
+
+# Said wherever intervals are printed (benchlib/stats.py explains it).
+CONFIDENCE_NOTE = ("From a few repeats a bootstrap interval of the median is the range of the "
+                   "per-round ratios, and its real confidence is lower than 95 %: the figure in "
+                   "parentheses is the exact chance that it holds the true median ratio (75 % "
+                   "from 3 repeats, 94 % from 5, 97 % from 6; `--repeats 6` for a 95 % decision).")
 
 
 def noise_floor(rows: list[dict]) -> list[str]:
@@ -167,19 +174,24 @@ def noise_floor(rows: list[dict]) -> list[str]:
                     out.append(f"| {copy} / {base}: {what} | {where('hello', x)} | – | no valid pair |")
                     continue
                 half = max(iv.hi - 1, 1 - iv.lo)
+                miss = (f" (a {iv.confidence_text()} interval misses the truth "
+                        f"{1 - iv.confidence:.0%} of the time by chance alone)"
+                        if iv.confidence is not None and iv.confidence < stats.LEVEL else "")
                 out.append(f"| {copy} / {base}: {what} | {where('hello', x)} "
-                           f"({_source(rows, 'hello', copy, base, x)}) | **{iv.text()}** | "
+                           f"({_source(rows, 'hello', copy, base, x)}) | **{iv.text()}** "
+                           f"({iv.confidence_text()}) | "
                            + ("contains 1 as it should; " if iv.contains(1.0) else
                               "**does not contain 1**: the machine drifted between the two copies' "
-                              "turns, or the rounds were too few; ")
+                              f"turns, or the rounds were too few{miss}; ")
                            + (f"differences within ±{half:.0%} are noise |" if iv.method != "single"
                               else "one repeat: no interval |"))
     return ["### Noise floor (A/A control)\n",
             f"The same server (`{controls[0][1]}`) measured twice in every round, as if it were two "
             "models. Its ratio should be 1.000; the width of its interval is the smallest "
             "difference between two models that this run can tell from the machine's noise. "
-            "Read every ratio below against it.\n",
-            "| control | where (evidence) | ratio [95 % interval] | reading |", "|---|---|---|---|",
+            "Read every ratio below against it. " + CONFIDENCE_NOTE + "\n",
+            "| control | where (evidence) | ratio [interval] (confidence) | reading |",
+            "|---|---|---|---|",
             *out, ""]
 
 

@@ -100,6 +100,32 @@ class RatioInterval(unittest.TestCase):
         iv = stats.ratio_interval(a, b)
         self.assertEqual((iv.method, iv.n, iv.hi), ("paired", 2, 1.0))
 
+    def test_the_range_of_three_pairs_is_a_75_percent_interval(self):
+        iv = stats.ratio_interval({0: 1.0, 1: 1.2, 2: 1.1}, {0: 1.0, 1: 1.0, 2: 1.0})
+        self.assertEqual((iv.lo, iv.hi), (1.0, 1.2))
+        self.assertEqual(iv.confidence, 0.75)  # 1 - 2 * 0.5^3
+        self.assertEqual(iv.confidence_text(), "75 %")
+
+    def test_confidence_of_order_statistics(self):
+        five = [1.0, 2.0, 3.0, 4.0, 5.0]
+        self.assertEqual(stats.median_confidence(five, 1.0, 5.0), 1 - 2 / 32)
+        six = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+        self.assertEqual(stats.median_confidence(six, 1.0, 6.0), 1 - 2 / 64)
+        # Seven repeats: the bootstrap drops the extremes, [X(2), X(6)]:
+        # (C(7,2) + C(7,3) + C(7,4) + C(7,5)) / 128 = 112 / 128.
+        seven = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+        _, lo, hi = stats.bootstrap_median(seven)
+        self.assertEqual(stats.median_confidence(seven, lo, hi), 112 / 128)
+        # Only the order statistics inside the interval count: an end
+        # between two values is no better than the value within.
+        self.assertEqual(stats.median_confidence(five, 1.5, 4.5), stats.median_confidence(five, 2.0, 4.0))
+        self.assertEqual(stats.median_confidence(five, 2.5, 3.5), 0.0)
+
+    def test_independent_intervals_claim_no_exact_confidence(self):
+        iv = stats.ratio_interval({0: 5.0, 1: 6.0}, {2: 10.0, 3: 12.0})
+        self.assertIsNone(iv.confidence)
+        self.assertEqual(iv.confidence_text(), "bootstrap")
+
     def test_a_a_control_contains_one(self):
         rng = random.Random(11)
         a = {r: rng.gauss(5.0, 0.3) for r in range(5)}
@@ -118,6 +144,14 @@ class Verdicts(unittest.TestCase):
 
     def test_not_met_when_whole_interval_above(self):
         self.assertEqual(stats.verdict(self.iv(1.01, 1.2), 1.0)[0], stats.NOT_MET)
+
+    def test_a_verdict_from_a_weak_interval_says_so(self):
+        weak = stats.Interval(0.85, 0.8, 0.9, 3, "paired", 0.75)
+        v, why = stats.verdict(weak, 1.0)
+        self.assertEqual(v, stats.MET)
+        self.assertIn("75 % confidence only", why)
+        strong = stats.Interval(0.85, 0.8, 0.9, 6, "paired", 1 - 2 / 64)
+        self.assertNotIn("confidence only", stats.verdict(strong, 1.0)[1])
 
     def test_undecided_when_straddling(self):
         v, why = stats.verdict(self.iv(0.9, 1.1), 1.0)
