@@ -12,9 +12,9 @@ import sys
 from dataclasses import dataclass
 from typing import Optional, TextIO
 
-COLUMNS = [  # (heading, width); the widths add up to 95 with the spaces
-    ("model", 18), ("conns", 5), ("req/s", 9), ("p50", 8), ("p99", 8),
-    ("RSS", 9), ("threads", 7), ("ctx sw/s", 9), ("CPU %", 6), ("errors", 7),
+COLUMNS = [  # (heading, width); the widths add up to 97 with the spaces
+    ("model", 18), ("conns", 5), ("req/s", 8), ("p50", 8), ("p99", 8),
+    ("RSS", 8), ("threads", 7), ("ctx sw/s", 8), ("CPU %", 5), ("errors", 6), ("served", 6),
 ]
 
 
@@ -30,13 +30,23 @@ class Row:
     ctx_per_s: Optional[float] = None
     cpu_pct: Optional[float] = None
     errors: Optional[int] = None
+    # A percentile that falls among requests still unanswered (or given up)
+    # is only a lower bound: drawn "≥" (docs/loadgen.md).
+    p50_lower_bound: bool = False
+    p99_lower_bound: bool = False
+    # Share of the connections answered at least once in the step's window:
+    # the blocking server's other clients wait in its backlog, and this is
+    # where that shows.
+    served_share: Optional[float] = None
     # "" while the step runs, "done" at its end, or why it did not finish.
     state: str = ""
 
 
-def fmt_latency(us: Optional[float]) -> str:
+def fmt_latency(us: Optional[float], lower_bound: bool = False) -> str:
     if us is None:
         return "-"
+    if lower_bound:
+        return "≥" + fmt_latency(us)
     if us < 1000:
         return f"{us:.0f}us"
     if us < 10_000:
@@ -56,11 +66,20 @@ def fmt_rss(kib: Optional[int]) -> str:
     return "-" if kib is None else f"{kib / 1024:.1f}MiB"
 
 
+def fmt_share(share: Optional[float]) -> str:
+    if share is None:
+        return "-"
+    if share >= 1.0:
+        return "100%"
+    return f"{100 * share:.1f}%" if share >= 0.001 else f"{100 * share:.2f}%"
+
+
 def cells(row: Row) -> list[str]:
-    return [row.model, str(row.connections), fmt_count(row.rps), fmt_latency(row.p50_us),
-            fmt_latency(row.p99_us), fmt_rss(row.rss_kib), fmt_count(row.threads),
+    return [row.model, str(row.connections), fmt_count(row.rps),
+            fmt_latency(row.p50_us, row.p50_lower_bound), fmt_latency(row.p99_us, row.p99_lower_bound),
+            fmt_rss(row.rss_kib), fmt_count(row.threads),
             fmt_count(row.ctx_per_s), "-" if row.cpu_pct is None else f"{row.cpu_pct:.0f}",
-            fmt_count(row.errors)]
+            fmt_count(row.errors), fmt_share(row.served_share)]
 
 
 def line(values: list[str]) -> str:

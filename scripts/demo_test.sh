@@ -20,14 +20,24 @@ fail() { echo "demo_test: FAIL: $*" >&2; [ -f "$TMP/out" ] && sed 's/^/  | /' "$
     --scenario hello >"$TMP/out" 2>"$TMP/err"
 rc=$?
 [ $rc -eq 0 ] || { cat "$TMP/err" >&2; fail "tiny run exited $rc"; }
-grep -q '^model  *conns  *req/s  *p50  *p99  *RSS  *threads  *ctx sw/s  *CPU %  *errors$' "$TMP/out" \
+grep -q '^model  *conns  *req/s  *p50  *p99  *RSS  *threads  *ctx sw/s  *CPU %  *errors  *served$' "$TMP/out" \
     || fail "no table header"
 grep -q '^final table$' "$TMP/out" || fail "no final table"
 # The final rows: the model, its connection count and figures, no marker.
 for c in 1 10; do
-    grep -Eq "^epoll +$c +[0-9,]+ +[0-9.]+(us|ms|s) +[0-9.]+(us|ms|s) +[0-9.]+MiB +1 " "$TMP/out" \
+    grep -Eq "^epoll +$c +[0-9,]+ +[0-9.]+(us|ms|s) +[0-9.]+(us|ms|s) +[0-9.]+MiB +1 .* 100%$" "$TMP/out" \
         || fail "no final row for epoll at $c connections"
 done
+# The blocking server answers one client at a time: of 3 connections it
+# serves one for the whole step: the served column says a third, and a note
+# names the two that waited.
+"$PY" "$HERE/demo.py" --build "$BUILD" --models blocking --connections 3 --seconds 1 \
+    --scenario hello >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 0 ] || { cat "$TMP/err" >&2; fail "blocking run exited $rc"; }
+grep -Eq "^blocking +3 .* 33\.3%$" "$TMP/out" || fail "blocking at 3: served is not 33.3%"
+grep -q "^blocking at 3: 2 of 3 connections got no answer" "$TMP/out" \
+    || fail "blocking at 3: no note on the two connections that waited"
 ESC=$(printf '\033')
 if grep -q "$ESC" "$TMP/out"; then fail "ANSI escapes in non-terminal output"; fi
 
