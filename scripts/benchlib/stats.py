@@ -21,9 +21,11 @@ repeats the "95 %" interval is their whole range (the tests below show
 it). The chance that the range of n independent values holds their true
 median is 1 - 2 * 0.5^n: 75 % for 3 repeats, 94 % for 5, 97 % for 6.
 Each paired interval therefore carries `confidence`, that exact,
-distribution-free figure for the order statistics it spans (at least: the
-bootstrap's ends may lie beyond them), and the report prints it beside the
-interval; a verdict read from a 75 % interval is a hint, not a finding.
+distribution-free figure for the order statistics it spans (with an even
+count the bootstrap's ends fall between two repeats; they are widened to
+the nearest repeat so the figure stays exact), and the report prints it
+beside the interval; a verdict read from a 75 % interval is a hint, not a
+finding.
 
 Everything is seeded: the same repeats give the same interval.
 """
@@ -116,6 +118,11 @@ def ratio_interval(a: Mapping[int, float], b: Mapping[int, float], seed: int = S
     if len(common) >= 2:
         ratios = [a[k] / b[k] for k in common]
         est, lo, hi = bootstrap_median(ratios, seed, resamples, level)
+        # With an even count the bootstrap's ends are means of two repeats,
+        # whose confidence depends on the distribution: widen each end to
+        # the nearest repeat, so the interval's confidence is exact.
+        lo = max(r for r in ratios if r <= lo)
+        hi = min(r for r in ratios if r >= hi)
         return Interval(est, lo, hi, len(ratios), "paired", median_confidence(ratios, lo, hi))
     av, bv = list(a.values()), list(b.values())
     est = statistics.median(av) / statistics.median(bv)

@@ -121,6 +121,16 @@ class RatioInterval(unittest.TestCase):
         self.assertEqual(stats.median_confidence(five, 1.5, 4.5), stats.median_confidence(five, 2.0, 4.0))
         self.assertEqual(stats.median_confidence(five, 2.5, 3.5), 0.0)
 
+    def test_six_pairs_widen_to_their_range_and_reach_95_percent(self):
+        # The bootstrap's ends for 6 values are means of two of them; widened
+        # to the nearest repeats they are the range: 1 - 2 * 0.5^6.
+        a = {r: v for r, v in enumerate([1.0, 1.1, 0.9, 1.3, 0.8, 1.2])}
+        b = {r: 1.0 for r in range(6)}
+        iv = stats.ratio_interval(a, b)
+        self.assertEqual((iv.lo, iv.hi), (0.8, 1.3))
+        self.assertEqual(iv.confidence, 1 - 2 / 64)
+        self.assertEqual(stats.verdict(iv, 1.5), (stats.MET, "the whole interval is at or below 1.5"))
+
     def test_independent_intervals_claim_no_exact_confidence(self):
         iv = stats.ratio_interval({0: 5.0, 1: 6.0}, {2: 10.0, 3: 12.0})
         self.assertIsNone(iv.confidence)
