@@ -32,7 +32,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
 
 bench: build
-	$(PYTHON) scripts/bench.py --profile $(PROFILE) --build $(BUILD)
+	$(PYTHON) scripts/bench.py --profile $(PROFILE) --build $(BUILD) $(BENCH_ARGS)
 
 plots:
 	$(PYTHON) scripts/bench.py --plots-only $(RUN)
