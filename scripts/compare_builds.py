@@ -68,7 +68,13 @@ def wait_listening(port, proc, timeout=5.0):
 def loadgen(args, port, conns, seconds, out):
     cmd = ["taskset", "-c", str(args.client_cpu), args.loadgen, "-q", "-c", str(conns),
            "-d", f"{seconds}s", "--json", out, f"http://127.0.0.1:{port}{args.path}"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=seconds + 60)
+    try:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=seconds + 60)
+    except subprocess.CalledProcessError as e:
+        # Exit 3: the run completed but is not valid (docs/loadgen.md): no figure to keep.
+        raise SystemExit(f"loadgen exited {e.returncode} at {conns} connections: {' '.join(cmd)}")
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"loadgen did not end within {seconds + 60} s: {' '.join(cmd)}")
     with open(out) as f:
         result = json.load(f)
     return result
