@@ -235,8 +235,14 @@ class StepRunner:
                 self.screen.draw(self.rows, f"running {row.model} at {connections} connections")
             # Once the load generator has gone, a thread per connection has
             # gone with its connection, and its context switches with it: the
-            # step's averages end at the last sample taken under load.
-            last = live(sampler) if client.alive() else None
+            # step's averages end at the last sample taken under load, unless
+            # the step was too short to take one (then at this last sample).
+            under_load = client.alive()
+            last = live(sampler)
+            if last:
+                rss_max, threads_max = max(rss_max, last["rss_kib"]), max(threads_max, last["threads"])
+            if not under_load and prev is not first:
+                last = prev
         finally:
             client.stop(signal.SIGTERM, grace_s=3.0)
         self._finish(row, out, client, first, last or prev, rss_max, threads_max)
