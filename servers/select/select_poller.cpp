@@ -44,7 +44,23 @@ void SelectPoller::remove(int fd) {
   while (highest_ >= 0 && handlers_[highest_] == nullptr) --highest_;
 }
 
+// ThreadSanitizer holds a signal back until the thread enters a blocking
+// call it intercepts, and select() is not one (google/sanitizers#838): a
+// SIGTERM that comes while the loop sleeps in select() would wait for the
+// next socket event, for ever on an idle server. Under TSan the wait is cut
+// into slices so the handler runs within one.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kLongestWaitMs = 100;
+#elif defined(__has_feature)
+constexpr int kLongestWaitMs = __has_feature(thread_sanitizer) ? 100 : -1;
+#else
+constexpr int kLongestWaitMs = -1;
+#endif
+
 void SelectPoller::wait(int timeout_ms, std::vector<loop::Ready>& ready) {
+  if (kLongestWaitMs >= 0 && (timeout_ms < 0 || timeout_ms > kLongestWaitMs)) {
+    timeout_ms = kLongestWaitMs;
+  }
   fd_set readable = readable_;
   fd_set writable = writable_;
   timeval timeout{.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
