@@ -26,48 +26,28 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
-import time
+import tempfile
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from benchlib import stats  # noqa: E402
+from benchlib import procfs, procs, stats  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-
-
-def wait_listening(port, proc, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode} before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"server not listening on {port} after {timeout} s")
+    user, system = procfs.stat_ticks(pid)
+    return (user + system) / procfs.USER_HZ
 
 
 def loadgen(args, port, conns, seconds, out):
-    cmd = ["taskset", "-c", str(args.client_cpu), args.loadgen, "-q", "-c", str(conns),
-           "-d", f"{seconds}s", "--json", out, f"http://127.0.0.1:{port}{args.path}"]
+    cmd = procs.pin(str(args.client_cpu), [args.loadgen, "-q", "-c", str(conns), "-d",
+                                           f"{seconds}s", "--json", out,
+                                           f"http://127.0.0.1:{port}{args.path}"])
     try:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=seconds + 60)
     except subprocess.CalledProcessError as e:
@@ -87,24 +67,21 @@ def answered(result):
     return result["requests"]
 
 
-def one(args, binary, conns, tmp):
-    port = free_port()
-    server = subprocess.Popen(["taskset", "-c", str(args.server_cpu), binary, "--port", str(port),
-                               *args.server_args], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+def one(args, binary, conns, tmp, logs):
+    # --port 0: the server says the port it got (SPEC §4), the bench's way.
+    server = procs.Child(procs.pin(str(args.server_cpu), [binary, "--port", "0", *args.server_args]),
+                         logs, "server")
     try:
-        wait_listening(port, server)
+        listening = procs.wait_listening(server, announces=True, port=0)
+        if listening is None:
+            raise SystemExit(f"{binary} did not listen: {server.stderr_tail()}")
+        port = listening[1]
         loadgen(args, port, conns, 1, tmp)  # warm-up: caches, pools, the connections' first bytes
         before = cpu_seconds(server.pid)
         result = loadgen(args, port, conns, args.seconds, tmp)
         cpu = cpu_seconds(server.pid) - before
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        server.stop(grace_s=10.0)
     n = answered(result)
     if n == 0:
         raise SystemExit(f"{binary} at {conns} connections: no answers")
@@ -146,20 +123,17 @@ def main():
     args.server_args = [a for a in args.args.split(",") if a]
     conns = args.connections or [100, 1000]
     rng = random.Random(args.seed)
-    tmp = f"/tmp/compare_builds.{os.getpid()}.json"
     samples = {(n, c): {} for n, _ in builds for c in conns}
-    try:
+    with tempfile.TemporaryDirectory(prefix="compare_builds.") as work:
+        tmp = os.path.join(work, "loadgen.json")
         for r in range(args.rounds):
             order = [(n, b, c) for n, b in builds for c in conns]
             rng.shuffle(order)
             for name, binary, c in order:
-                us, rps = one(args, binary, c, tmp)
+                us, rps = one(args, binary, c, tmp, Path(work))
                 samples[(name, c)][r] = us
                 print(f"round {r + 1}/{args.rounds} {name:>10} c={c:<5} {us:7.3f} µs/request "
                       f"{rps:9.0f} requests/s", file=sys.stderr, flush=True)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     ref = builds[0][0]
     print(f"server CPU per request (µs), median of {args.rounds} rounds; ratio to {ref} "
           f"with its bootstrap interval (confidence)")
